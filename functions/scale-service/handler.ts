@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { ValidationError } from '../../shared/errors';
+import { webhookEdge } from '../../shared/http';
+import type { Logger } from '../../shared/logger';
+import { isSwarmObjectName } from '../../shared/names';
+import { runtime } from '../../shared/runtime';
+import type { Settings } from '../../shared/settings';
+import { createSwarmServices } from '../../shared/swarm';
+import { type Overrides, parseScale, type ScaleServiceDeps, scaleService } from './scale-service';
+
+/** Query parameters of the webhook URL; the Jenkins `?service=…&scale=1` form keeps working. */
+const scaleQuery = z.looseObject({
+  service: z.string().refine(isSwarmObjectName, 'is not a valid Swarm service name').optional(),
+  scale: z
+    .string()
+    .refine((v) => parseScale(v) !== undefined, 'must be up, down or a non-zero signed integer')
+    .optional(),
+  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+});
+
+export function readQuery(query: Readonly<Record<string, string>>): {
+  overrides: Overrides;
+  dryRun?: boolean;
+} {
+  const parsed = scaleQuery.safeParse(query);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `query parameter ${i.path.join('.')}: ${i.message}`);
+    throw new ValidationError(issues.join('; '), issues);
+  }
+  const { service, scale, dryRun } = parsed.data;
+  return {
+    overrides: { service, scale: scale === undefined ? undefined : parseScale(scale) },
+    dryRun: dryRun === undefined ? undefined : dryRun === 'true' || dryRun === '1',
+  };
+}
+
+export interface HandlerDeps extends ScaleServiceDeps {
+  settings: Settings;
+  logger: Logger;
+  tokens: () => Promise<readonly string[]>;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return webhookEdge({
+    name: 'scale-service',
+    settings: deps.settings,
+    logger: deps.logger,
+    tokens: deps.tokens,
+    handle: async ({ webhook, query, log }) => {
+      const { overrides, dryRun } = readQuery(query);
+      // A dry-run setting cannot be switched off by a caller.
+      return scaleService(deps, { webhook, overrides, dryRun: deps.settings.dryRun || dryRun === true, log });
+    },
+  });
+}
+
+function defaultDeps(): HandlerDeps {
+  const rt = runtime();
+  const swarm = createSwarmServices(() => rt.docker());
+  return {
+    settings: rt.settings,
+    logger: rt.logger,
+    tokens: () => rt.secrets.webhookTokens(),
+    swarm,
+    clock: { now: () => new Date() },
+  };
+}
+
+export const handler = makeHandler(defaultDeps());

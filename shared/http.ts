@@ -1,0 +1,81 @@
+import { type AlertmanagerWebhook, parseWebhook } from './alertmanager';
+import { authenticate } from './auth';
+import { publicMessage, ReflexError, statusFor, ValidationError } from './errors';
+import { parseJsonBody, readEvent } from './event';
+import type { Logger } from './logger';
+import { countOutcomes } from './metrics';
+import type { Settings } from './settings';
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface WebhookInput {
+  webhook: AlertmanagerWebhook;
+  /** Query parameters of the webhook URL (empty for direct invocations). */
+  query: Readonly<Record<string, string>>;
+  log: Logger;
+}
+
+export interface WebhookEdgeOptions<O extends { kind: string; reason?: string }> {
+  name: string;
+  settings: Settings;
+  logger: Logger;
+  /** The accepted tokens; may fetch them (SSM), so it may fail with a retryable error. */
+  tokens: () => Promise<readonly string[]>;
+  handle: (input: WebhookInput) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+}
+
+/**
+ * The edge every webhook function shares: authenticate, bound and parse the body, validate
+ * the webhook, call the domain, count its outcomes, and map errors to statuses in one place.
+ * The order matters: nothing is parsed, and Docker is never asked, before the caller is known.
+ */
+export function webhookEdge<O extends { kind: string; reason?: string }>(
+  options: WebhookEdgeOptions<O>,
+): (event: unknown) => Promise<HttpResponse> {
+  const { name, settings, logger } = options;
+  return async (event) => {
+    const started = Date.now();
+    let log = logger.child({ function: name });
+    try {
+      const request = readEvent(event);
+      let payload: unknown;
+      let query: Readonly<Record<string, string>> = {};
+      if (request.kind === 'http') {
+        authenticate(request.headers.authorization, await options.tokens());
+        payload = parseJsonBody(request.body, settings.maxBodyBytes);
+        query = request.query;
+      } else {
+        payload = request.payload;
+      }
+      const webhook = parseWebhook(payload, settings.maxAlerts);
+      log = log.child({ groupKey: webhook.groupKey, receiver: webhook.receiver });
+      const result = await options.handle({ webhook, query, log });
+      countOutcomes(log, name, result.outcomes);
+      log.info('request handled', { status: 200, alerts: webhook.alerts.length, ms: Date.now() - started });
+      return respond(200, result);
+    } catch (error) {
+      const status = statusFor(error);
+      const level = status >= 500 ? 'error' : 'warn';
+      log[level]('request refused', { status, error, ms: Date.now() - started });
+      const body: Record<string, unknown> = {
+        error: error instanceof ReflexError ? error.name : 'InternalError',
+        message: publicMessage(error),
+      };
+      if (error instanceof ValidationError && error.issues.length > 0) body.issues = error.issues;
+      if (status === 503) body.retry = true;
+      return respond(status, body);
+    }
+  };
+}
+
+function respond(statusCode: number, body: unknown): HttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  };
+}

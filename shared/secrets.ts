@@ -1,0 +1,97 @@
+import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { TlsMaterial } from './docker';
+import { DependencyUnavailableError } from './errors';
+import type { Settings } from './settings';
+
+/**
+ * Secrets that live in SSM Parameter Store under SETTINGS_PREFIX when deployed, as
+ * SecureStrings, read together and cached for a while so a warm function makes no SSM call
+ * on most requests and a rotation is picked up within the TTL. Without SETTINGS_PREFIX
+ * (local runs, tests) only the environment's values are used and SSM is never called.
+ *
+ * Parameter names under the prefix:
+ *   webhook-tokens     comma-separated accepted tokens (added to WEBHOOK_TOKENS)
+ *   docker-tls-ca / docker-tls-cert / docker-tls-key   PEM, for DOCKER_HOST=tcp://… with TLS
+ *   slack-webhook-url  chat target (overrides SLACK_WEBHOOK_URL)
+ */
+export interface Secrets {
+  webhookTokens(): Promise<readonly string[]>;
+  dockerTls(): Promise<TlsMaterial | undefined>;
+}
+
+export const SECRET_NAMES = [
+  'webhook-tokens',
+  'docker-tls-ca',
+  'docker-tls-cert',
+  'docker-tls-key',
+  'slack-webhook-url',
+];
+
+export function createSecrets(options: {
+  settings: Pick<Settings, 'settingsPrefix' | 'webhookTokens'>;
+  ssm: () => SSMClient;
+  ttlMs?: number;
+  now?: () => number;
+}): Secrets {
+  const { settings } = options;
+  const ttl = options.ttlMs ?? 5 * 60_000;
+  const now = options.now ?? Date.now;
+  let cache: { at: number; values: Map<string, string> } | undefined;
+  let inflight: Promise<Map<string, string>> | undefined;
+
+  const load = async (): Promise<Map<string, string>> => {
+    const prefix = settings.settingsPrefix;
+    if (prefix === undefined) return new Map();
+    if (cache && now() - cache.at < ttl) return cache.values;
+    inflight ??= fetchAll(options.ssm(), prefix)
+      .then((values) => {
+        cache = { at: now(), values };
+        return values;
+      })
+      .catch((error: unknown) => {
+        // A stale secret beats none: SSM throttling must not lock Alertmanager out.
+        if (cache) return cache.values;
+        throw new DependencyUnavailableError('aws', `reading secrets under ${prefix} failed`, {
+          cause: error,
+        });
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
+    return inflight;
+  };
+
+  return {
+    async webhookTokens() {
+      const fromSsm = (await load()).get('webhook-tokens');
+      const extra = (fromSsm ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length >= 16);
+      return [...settings.webhookTokens, ...extra];
+    },
+    async dockerTls() {
+      const values = await load();
+      const ca = values.get('docker-tls-ca');
+      const cert = values.get('docker-tls-cert');
+      const key = values.get('docker-tls-key');
+      return ca && cert && key ? { ca, cert, key } : undefined;
+    },
+  };
+}
+
+async function fetchAll(ssm: SSMClient, prefix: string): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  let NextToken: string | undefined;
+  do {
+    const page = await ssm.send(
+      new GetParametersByPathCommand({ Path: prefix, WithDecryption: true, Recursive: false, NextToken }),
+    );
+    for (const p of page.Parameters ?? []) {
+      const name = p.Name?.slice(prefix.length + 1);
+      if (name && p.Value !== undefined) values.set(name, p.Value);
+    }
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return values;
+}

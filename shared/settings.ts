@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { SettingsError } from './errors';
+
+/**
+ * Every setting, from the environment, validated once per container. Nothing else in the
+ * project reads `process.env`.
+ */
+const flag = z
+  .enum(['', 'true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .default('')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = /^\d{1,12}$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const dockerHost = z
+  .string()
+  .default('unix:///var/run/docker.sock')
+  .refine((v) => /^unix:\/\/\/.+$/.test(v) || /^tcp:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}\/?$/.test(v), {
+    message: 'must be unix:///path/to/docker.sock or tcp://host:port',
+  });
+
+const tokens = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const list = v
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0);
+    for (const t of list) {
+      if (t.length < 16 || t.length > 512 || !/^[\x21-\x7e]+$/.test(t)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'each token must be 16 to 512 printable characters without spaces',
+        });
+        return z.NEVER;
+      }
+    }
+    return Object.freeze(list);
+  });
+
+const settingsSchema = z.object({
+  DOCKER_HOST: dockerHost,
+  DOCKER_TLS_VERIFY: flag,
+  DOCKER_CERT_PATH: z.string().optional(),
+  DOCKER_TIMEOUT_MS: int(100, 60_000, 5_000),
+  WEBHOOK_TOKENS: tokens,
+  SETTINGS_PREFIX: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'must be an SSM path such as /swarm-reflex/prod')
+    .optional(),
+  SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  DRY_RUN: flag,
+  SCALE_COOLDOWN_SECONDS: int(5, 86_400, 120),
+  UPDATE_ATTEMPTS: int(1, 20, 6),
+  MAX_BODY_BYTES: int(1_024, 10 * 1024 * 1024, 1024 * 1024),
+  MAX_ALERTS: int(1, 10_000, 1_000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface Settings {
+  readonly docker: {
+    readonly host: string;
+    readonly tlsVerify: boolean;
+    readonly certPath: string | undefined;
+    readonly timeoutMs: number;
+  };
+  /** Accepted webhook tokens; several at once so they can be rotated. Empty when they come from SSM. */
+  readonly webhookTokens: readonly string[];
+  readonly settingsPrefix: string | undefined;
+  readonly slackWebhookUrl: string | undefined;
+  readonly dryRun: boolean;
+  readonly scaleCooldownSeconds: number;
+  readonly updateAttempts: number;
+  readonly maxBodyBytes: number;
+  readonly maxAlerts: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Parses an environment; throws a SettingsError naming every bad variable. */
+export function parseSettings(env: Readonly<Record<string, string | undefined>>): Settings {
+  // An empty variable means "not set" (serverless.yml and shells produce those).
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = settingsSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`);
+    throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
+  }
+  const s = parsed.data;
+  if (s.WEBHOOK_TOKENS.length === 0 && s.SETTINGS_PREFIX === undefined) {
+    throw new SettingsError(
+      'invalid settings: WEBHOOK_TOKENS must be set (or SETTINGS_PREFIX, to read the tokens from SSM)',
+    );
+  }
+  if (s.DOCKER_TLS_VERIFY && s.DOCKER_CERT_PATH === undefined && s.SETTINGS_PREFIX === undefined) {
+    throw new SettingsError('invalid settings: DOCKER_CERT_PATH must be set when DOCKER_TLS_VERIFY is on');
+  }
+  return Object.freeze({
+    docker: Object.freeze({
+      host: s.DOCKER_HOST,
+      tlsVerify: s.DOCKER_TLS_VERIFY,
+      certPath: s.DOCKER_CERT_PATH,
+      timeoutMs: s.DOCKER_TIMEOUT_MS,
+    }),
+    webhookTokens: s.WEBHOOK_TOKENS,
+    settingsPrefix: s.SETTINGS_PREFIX,
+    slackWebhookUrl: s.SLACK_WEBHOOK_URL,
+    dryRun: s.DRY_RUN,
+    scaleCooldownSeconds: s.SCALE_COOLDOWN_SECONDS,
+    updateAttempts: s.UPDATE_ATTEMPTS,
+    maxBodyBytes: s.MAX_BODY_BYTES,
+    maxAlerts: s.MAX_ALERTS,
+    logLevel: s.LOG_LEVEL,
+  });
+}
+
+let loaded: Settings | undefined;
+
+/** The settings of this container, parsed from `process.env` on first use and then frozen. */
+export function loadSettings(): Settings {
+  loaded ??= parseSettings(process.env);
+  return loaded;
+}
