@@ -2,8 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 // Integration tests start real dockerd swarms and an Alertmanager: they run one file at a
 // time (2 cores) and get long timeouts; unit tests run in parallel with the defaults.
+// Importing a handler module builds its default dependencies (settings validated at cold
+// start, as in Lambda); tests hand their own dependencies to makeHandler, but the module
+// still needs a valid environment to load. Nothing in the tests uses these values.
+const env = {
+  WEBHOOK_TOKENS: 'unit-test-default-token-0000',
+  DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+};
+
 export default defineConfig({
   test: {
+    env,
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },

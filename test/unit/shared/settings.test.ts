@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parseSettings } from '../../../shared/settings';
+
+describe('settings', () => {
+  it('parses the defaults and freezes the result', () => {
+    const s = parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars, another-token-here' });
+    expect(s.webhookTokens).toEqual(['a-token-of-16-chars', 'another-token-here']);
+    expect(s.docker.host).toBe('unix:///var/run/docker.sock');
+    expect(s.scaleCooldownSeconds).toBe(120);
+    expect(s.dryRun).toBe(false);
+    expect(Object.isFrozen(s)).toBe(true);
+    expect(Object.isFrozen(s.docker)).toBe(true);
+  });
+
+  it.each([
+    [{ DOCKER_HOST: 'ssh://me@host' }, /DOCKER_HOST/],
+    [{ DOCKER_HOST: 'tcp://host' }, /DOCKER_HOST/],
+    [{ WEBHOOK_TOKENS: 'short' }, /WEBHOOK_TOKENS/],
+    [{ WEBHOOK_TOKENS: '' }, /WEBHOOK_TOKENS must be set/],
+    [{ DRY_RUN: 'maybe' }, /DRY_RUN must be true or false/],
+    [{ SCALE_COOLDOWN_SECONDS: '1' }, /SCALE_COOLDOWN_SECONDS must be a whole number from 5/],
+    [{ MAX_BODY_BYTES: '12abc' }, /MAX_BODY_BYTES/],
+    [{ SLACK_WEBHOOK_URL: 'javascript:alert(1)' }, /SLACK_WEBHOOK_URL/],
+    [{ SETTINGS_PREFIX: 'no-leading-slash' }, /SETTINGS_PREFIX/],
+    [{ DOCKER_TLS_VERIFY: '1', DOCKER_HOST: 'tcp://10.0.0.1:2376' }, /DOCKER_CERT_PATH/],
+    [{ LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
+  ])('fails the start naming the variable for %o', (env, message) => {
+    expect(() => parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', ...env })).toThrow(message);
+  });
+
+  it('accepts tcp hosts and tokens from SSM instead of the environment', () => {
+    const s = parseSettings({ DOCKER_HOST: 'tcp://10.0.0.5:2376', SETTINGS_PREFIX: '/swarm-reflex/prod' });
+    expect(s.docker.host).toBe('tcp://10.0.0.5:2376');
+    expect(s.webhookTokens).toEqual([]);
+  });
+});
