@@ -13,6 +13,8 @@ const env = {
 export default defineConfig({
   test: {
     env,
+    // Handlers log JSON lines; show them only for tests that fail.
+    silent: 'passed-only',
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
