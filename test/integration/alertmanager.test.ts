@@ -44,7 +44,7 @@ describeReal('the shipped Alertmanager config against a real Alertmanager and a 
   }
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'srx-am-test-'));
+    dir = mkdtempSync(join(tmpdir(), 'swarm-reflex-am-test-'));
     swarm = await startSwarm({ managers: 1, label: 'alertmanager' });
     process.env.DOCKER_HOST = swarm.manager.dockerHost;
     process.env.WEBHOOK_TOKENS = TOKEN;
