@@ -61,7 +61,12 @@ async function main() {
       logger: createLogger({ level: 'error', sink: () => {} }),
       tokens: async () => settings.webhookTokens,
       swarm: createSwarmServices(async () => docker),
-      clock: { now: () => new Date((t += 600_000)) },
+      clock: {
+        now: () => {
+          t += 600_000;
+          return new Date(t);
+        },
+      },
     });
     const eventFor = (scale: 'up' | 'down') => ({
       version: '2.0',

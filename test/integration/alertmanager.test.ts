@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../scripts/local/routes';
 import { type LocalServer, startLocalServer } from '../../scripts/local/server';
-import { requireRealHarness, startAlertmanager, startSwarm, type TestAlertmanager, type TestSwarm } from '../harness';
+import {
+  requireRealHarness,
+  startAlertmanager,
+  startSwarm,
+  type TestAlertmanager,
+  type TestSwarm,
+} from '../harness';
 
 const TOKEN = 'alertmanager-token-0123456789';
 const describeReal = requireRealHarness(describe, ['swarm', 'alertmanager']);
@@ -39,7 +45,9 @@ describeReal('the shipped Alertmanager config against a real Alertmanager and a 
   }
 
   async function replicas(name: string): Promise<number | undefined> {
-    const raw = (await swarm.docker().getService(name).inspect()) as { Spec: { Mode: { Replicated?: { Replicas: number } } } };
+    const raw = (await swarm.docker().getService(name).inspect()) as {
+      Spec: { Mode: { Replicated?: { Replicas: number } } };
+    };
     return raw.Spec.Mode.Replicated?.Replicas;
   }
 
@@ -68,7 +76,9 @@ describeReal('the shipped Alertmanager config against a real Alertmanager and a 
         annotations: { summary: 'memory of am-demo over 80%' },
       },
     ]);
-    await waitFor('the replicas to change', async () => ((await replicas('am-demo')) === 2 ? true : undefined));
+    await waitFor('the replicas to change', async () =>
+      (await replicas('am-demo')) === 2 ? true : undefined,
+    );
     expect(requests.filter((r) => r.includes('-> 200'))).toHaveLength(1);
   });
 
@@ -78,7 +88,9 @@ describeReal('the shipped Alertmanager config against a real Alertmanager and a 
     alertmanagers.push(am);
     const before = requests.length;
     await am.fire([{ labels: { alertname: 'ServiceMemoryHigh', service: 'am-guarded', scale: 'up' } }]);
-    await waitFor('the delivery', async () => (requests.slice(before).some((r) => r.includes('-> 401')) ? true : undefined));
+    await waitFor('the delivery', async () =>
+      requests.slice(before).some((r) => r.includes('-> 401')) ? true : undefined,
+    );
     expect(await replicas('am-guarded')).toBe(1);
     expect(am.logs()).toMatch(/401/);
   });
