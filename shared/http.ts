@@ -12,29 +12,38 @@ export interface HttpResponse {
   body: string;
 }
 
-export interface WebhookInput {
-  webhook: AlertmanagerWebhook;
-  /** Query parameters of the webhook URL (empty for direct invocations). */
+export interface EdgeContext {
+  /** Query parameters of the URL (empty for direct invocations). */
   query: Readonly<Record<string, string>>;
   log: Logger;
 }
 
-export interface WebhookEdgeOptions<O extends { kind: string; reason?: string }> {
+export interface EdgeOptions<I, O extends { kind: string; reason?: string }> {
   name: string;
   settings: Settings;
   logger: Logger;
   /** The accepted tokens; may fetch them (SSM), so it may fail with a retryable error. */
   tokens: () => Promise<readonly string[]>;
-  handle: (input: WebhookInput) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+  /** Validates the parsed body (or a direct invocation's event); throws ValidationError. */
+  parse: (payload: unknown) => { input: I; logKeys?: Record<string, unknown> };
+  handle: (input: I, context: EdgeContext) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+}
+
+/** The usual parse step: an Alertmanager webhook, correlated in logs by its groupKey. */
+export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
+  return (payload: unknown): { input: AlertmanagerWebhook; logKeys: Record<string, unknown> } => {
+    const webhook = parseWebhook(payload, settings.maxAlerts);
+    return { input: webhook, logKeys: { groupKey: webhook.groupKey, receiver: webhook.receiver } };
+  };
 }
 
 /**
- * The edge every webhook function shares: authenticate, bound and parse the body, validate
- * the webhook, call the domain, count its outcomes, and map errors to statuses in one place.
- * The order matters: nothing is parsed, and Docker is never asked, before the caller is known.
+ * The edge every HTTP function shares: authenticate, bound and parse the body, validate it,
+ * call the domain, count its outcomes, and map errors to statuses in one place. The order
+ * matters: nothing is parsed, and Docker is never asked, before the caller is known.
  */
-export function webhookEdge<O extends { kind: string; reason?: string }>(
-  options: WebhookEdgeOptions<O>,
+export function httpEdge<I, O extends { kind: string; reason?: string }>(
+  options: EdgeOptions<I, O>,
 ): (event: unknown) => Promise<HttpResponse> {
   const { name, settings, logger } = options;
   return async (event) => {
@@ -51,11 +60,15 @@ export function webhookEdge<O extends { kind: string; reason?: string }>(
       } else {
         payload = request.payload;
       }
-      const webhook = parseWebhook(payload, settings.maxAlerts);
-      log = log.child({ groupKey: webhook.groupKey, receiver: webhook.receiver });
-      const result = await options.handle({ webhook, query, log });
+      const { input, logKeys } = options.parse(payload);
+      if (logKeys) log = log.child(logKeys);
+      const result = await options.handle(input, { query, log });
       countOutcomes(log, name, result.outcomes);
-      log.info('request handled', { status: 200, alerts: webhook.alerts.length, ms: Date.now() - started });
+      log.info('request handled', {
+        status: 200,
+        outcomes: result.outcomes.length,
+        ms: Date.now() - started,
+      });
       return respond(200, result);
     } catch (error) {
       const status = statusFor(error);

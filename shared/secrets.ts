@@ -1,6 +1,7 @@
 import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { TlsMaterial } from './docker';
 import { DependencyUnavailableError } from './errors';
+import type { ChatTarget } from './notifier';
 import type { Settings } from './settings';
 
 /**
@@ -17,6 +18,8 @@ import type { Settings } from './settings';
 export interface Secrets {
   webhookTokens(): Promise<readonly string[]>;
   dockerTls(): Promise<TlsMaterial | undefined>;
+  /** Chat targets: the SSM slack-webhook-url wins over SLACK_WEBHOOK_URL. */
+  chatTargets(): Promise<readonly ChatTarget[]>;
 }
 
 export const SECRET_NAMES = [
@@ -28,7 +31,7 @@ export const SECRET_NAMES = [
 ];
 
 export function createSecrets(options: {
-  settings: Pick<Settings, 'settingsPrefix' | 'webhookTokens'>;
+  settings: Pick<Settings, 'settingsPrefix' | 'webhookTokens' | 'slackWebhookUrl' | 'notifyWebhookUrl'>;
   ssm: () => SSMClient;
   ttlMs?: number;
   now?: () => number;
@@ -76,6 +79,13 @@ export function createSecrets(options: {
       const cert = values.get('docker-tls-cert');
       const key = values.get('docker-tls-key');
       return ca && cert && key ? { ca, cert, key } : undefined;
+    },
+    async chatTargets() {
+      const slack = (await load()).get('slack-webhook-url') ?? settings.slackWebhookUrl;
+      const targets: ChatTarget[] = [];
+      if (slack && /^https?:\/\//.test(slack)) targets.push({ kind: 'slack', url: slack });
+      if (settings.notifyWebhookUrl) targets.push({ kind: 'webhook', url: settings.notifyWebhookUrl });
+      return targets;
     },
   };
 }

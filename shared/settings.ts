@@ -50,6 +50,18 @@ const tokens = z
     return Object.freeze(list);
   });
 
+const share = z
+  .string()
+  .default('0.34')
+  .transform((v, ctx) => {
+    const n = /^(0(\.\d{1,4})?|1(\.0{1,4})?)$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+    if (Number.isNaN(n)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a number from 0 to 1, such as 0.34' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const settingsSchema = z.object({
   DOCKER_HOST: dockerHost,
   DOCKER_TLS_VERIFY: flag,
@@ -61,6 +73,17 @@ const settingsSchema = z.object({
     .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'must be an SSM path such as /swarm-reflex/prod')
     .optional(),
   SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  NOTIFY_TIMEOUT_MS: int(100, 30_000, 3_000),
+  CLOUD: z.enum(['none', 'aws'], { error: 'must be none or aws' }).default('none'),
+  CLUSTER_TAG: z
+    .string()
+    .regex(/^[A-Za-z0-9 _.:/+\-@]{1,128}=[A-Za-z0-9 _.:/=+\-@]{1,256}$/, 'must be key=value, an EC2 tag')
+    .optional(),
+  NODE_DOWN_GRACE_SECONDS: int(0, 86_400, 300),
+  MAX_DOWN_SHARE: share,
+  MAX_REPLACEMENTS_PER_HOUR: int(0, 100, 2),
+  JOIN_TOKEN_MAX_AGE_DAYS: int(0, 3_650, 0),
   DRY_RUN: flag,
   SCALE_COOLDOWN_SECONDS: int(5, 86_400, 120),
   UPDATE_ATTEMPTS: int(1, 20, 6),
@@ -80,6 +103,17 @@ export interface Settings {
   readonly webhookTokens: readonly string[];
   readonly settingsPrefix: string | undefined;
   readonly slackWebhookUrl: string | undefined;
+  readonly notifyWebhookUrl: string | undefined;
+  readonly notifyTimeoutMs: number;
+  /** `aws`: nodes are EC2 instances of this cluster; `none`: on-prem, the Swarm half only. */
+  readonly cloud: 'none' | 'aws';
+  /** The EC2 tag that marks this cluster's instances (required with CLOUD=aws). */
+  readonly clusterTag: { readonly key: string; readonly value: string } | undefined;
+  readonly nodeDownGraceSeconds: number;
+  readonly maxDownShare: number;
+  readonly maxReplacementsPerHour: number;
+  /** Rotate the join tokens when older than this; 0 never rotates. */
+  readonly joinTokenMaxAgeDays: number;
   readonly dryRun: boolean;
   readonly scaleCooldownSeconds: number;
   readonly updateAttempts: number;
@@ -103,6 +137,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
       'invalid settings: WEBHOOK_TOKENS must be set (or SETTINGS_PREFIX, to read the tokens from SSM)',
     );
   }
+  if (s.CLOUD === 'aws' && s.CLUSTER_TAG === undefined) {
+    throw new SettingsError('invalid settings: CLUSTER_TAG must be set (key=value) when CLOUD is aws');
+  }
   if (s.DOCKER_TLS_VERIFY && s.DOCKER_CERT_PATH === undefined && s.SETTINGS_PREFIX === undefined) {
     throw new SettingsError('invalid settings: DOCKER_CERT_PATH must be set when DOCKER_TLS_VERIFY is on');
   }
@@ -116,6 +153,14 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
     webhookTokens: s.WEBHOOK_TOKENS,
     settingsPrefix: s.SETTINGS_PREFIX,
     slackWebhookUrl: s.SLACK_WEBHOOK_URL,
+    notifyWebhookUrl: s.NOTIFY_WEBHOOK_URL,
+    notifyTimeoutMs: s.NOTIFY_TIMEOUT_MS,
+    cloud: s.CLOUD,
+    clusterTag: s.CLUSTER_TAG === undefined ? undefined : splitTag(s.CLUSTER_TAG),
+    nodeDownGraceSeconds: s.NODE_DOWN_GRACE_SECONDS,
+    maxDownShare: s.MAX_DOWN_SHARE,
+    maxReplacementsPerHour: s.MAX_REPLACEMENTS_PER_HOUR,
+    joinTokenMaxAgeDays: s.JOIN_TOKEN_MAX_AGE_DAYS,
     dryRun: s.DRY_RUN,
     scaleCooldownSeconds: s.SCALE_COOLDOWN_SECONDS,
     updateAttempts: s.UPDATE_ATTEMPTS,
@@ -123,6 +168,11 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
     maxAlerts: s.MAX_ALERTS,
     logLevel: s.LOG_LEVEL,
   });
+}
+
+function splitTag(tag: string): { key: string; value: string } {
+  const at = tag.indexOf('=');
+  return Object.freeze({ key: tag.slice(0, at), value: tag.slice(at + 1) });
 }
 
 let loaded: Settings | undefined;

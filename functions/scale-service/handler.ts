@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../shared/errors';
-import { webhookEdge } from '../../shared/http';
+import { httpEdge, webhookPayload } from '../../shared/http';
 import type { Logger } from '../../shared/logger';
 import { isSwarmObjectName } from '../../shared/names';
 import { runtime } from '../../shared/runtime';
@@ -41,12 +41,13 @@ export interface HandlerDeps extends ScaleServiceDeps {
 }
 
 export function makeHandler(deps: HandlerDeps) {
-  return webhookEdge({
+  return httpEdge({
     name: 'scale-service',
     settings: deps.settings,
     logger: deps.logger,
     tokens: deps.tokens,
-    handle: async ({ webhook, query, log }) => {
+    parse: webhookPayload(deps.settings),
+    handle: async (webhook, { query, log }) => {
       const { overrides, dryRun } = readQuery(query);
       // A dry-run setting cannot be switched off by a caller.
       return scaleService(deps, { webhook, overrides, dryRun: deps.settings.dryRun || dryRun === true, log });

@@ -47,3 +47,4 @@ export function requireRealHarness(
   }
   return (name, fn) => void describe.skip(`${name} (skipped: ${reason})`, fn);
 }
+export * from './chat-receiver';

@@ -8,7 +8,12 @@ afterEach(() => ssmMock.reset());
 
 function secrets(prefix: string | undefined, clock: { t: number }) {
   return createSecrets({
-    settings: { settingsPrefix: prefix, webhookTokens: ['env-token-0123456789'] },
+    settings: {
+      settingsPrefix: prefix,
+      webhookTokens: ['env-token-0123456789'],
+      slackWebhookUrl: undefined,
+      notifyWebhookUrl: undefined,
+    },
     ssm: () => new SSMClient({ region: 'eu-west-1' }),
     ttlMs: 1_000,
     now: () => clock.t,
