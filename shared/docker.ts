@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { DependencyUnavailableError, VersionConflictError } from './errors';
+import { DependencyUnavailableError, QuorumLostError, VersionConflictError } from './errors';
 import type { Settings } from './settings';
 
 export interface TlsMaterial {
@@ -57,6 +57,9 @@ export function classifyDockerError(error: unknown, doing: string): 'not-found' 
   const detail = e.json?.message ?? e.message ?? String(error);
   if (/update out of sequence/i.test(detail)) {
     throw new VersionConflictError(`${doing}: the object changed since it was read`, { cause: error });
+  }
+  if (/does not have a leader|too few managers are online/i.test(detail)) {
+    throw new QuorumLostError(`${doing}: the swarm has no leader (${short(detail)})`, { cause: error });
   }
   if (e.statusCode === 404) return 'not-found';
   if (e.statusCode === undefined || e.statusCode >= 500) {

@@ -53,6 +53,16 @@ export class DependencyUnavailableError extends ReflexError {
   }
 }
 
+/**
+ * The manager answered but the swarm has no leader: too few managers are reachable. No
+ * write can succeed until a person restores quorum; retrying does not help.
+ */
+export class QuorumLostError extends DependencyUnavailableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('docker', message, options);
+  }
+}
+
 /** Swarm refused an update because the object changed since it was read ("update out of sequence"). */
 export class VersionConflictError extends ReflexError {
   readonly retryable = true;

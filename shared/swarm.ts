@@ -86,3 +86,153 @@ export function createSwarmServices(docker: () => Promise<Docker>): SwarmService
     },
   };
 }
+
+/** A Swarm node as the decisions need it, from one list of all nodes. */
+export interface NodeState {
+  readonly id: string;
+  readonly version: number;
+  readonly hostname: string;
+  readonly role: 'manager' | 'worker';
+  readonly availability: 'active' | 'pause' | 'drain';
+  /** Swarm's view: `down` once the manager missed its heartbeats (about 10 s here). */
+  readonly state: 'ready' | 'down' | 'unknown' | 'disconnected';
+  /** The address the node reported (its advertise / private address). */
+  readonly address: string;
+  /** When swarmkit last changed the node object: for a down node, when it was marked down. */
+  readonly updatedAt: Date;
+  /** dockerd `--label`s: the bootstrap writes `aws.instance-id` here. */
+  readonly engineLabels: Readonly<Record<string, string>>;
+  readonly manager:
+    | { readonly leader: boolean; readonly reachability: string; readonly addr: string }
+    | undefined;
+  readonly spec: unknown;
+}
+
+export interface SwarmInfo {
+  readonly version: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly joinTokens: { readonly worker: string; readonly manager: string };
+  readonly spec: unknown;
+}
+
+/** The part of the swarm that node replacement and join-token upkeep need. */
+export interface SwarmNodes {
+  listNodes(): Promise<NodeState[]>;
+  /** Versioned: throws VersionConflictError if the node changed since it was read. */
+  demoteNode(node: NodeState): Promise<void>;
+  /** `docker node rm --force`; 'not-found' when it is already gone. */
+  removeNode(nodeId: string): Promise<'removed' | 'not-found'>;
+  inspectSwarm(): Promise<SwarmInfo>;
+  /** Versioned swarm update: sets (or, for undefined, removes) swarm labels; may rotate the join tokens. */
+  updateSwarm(
+    info: SwarmInfo,
+    change: { labels?: Record<string, string | undefined>; rotateTokens?: boolean },
+  ): Promise<void>;
+}
+
+interface RawNode {
+  ID?: string;
+  Version?: { Index?: number };
+  UpdatedAt?: string;
+  Spec?: { Role?: string; Availability?: string; Labels?: Record<string, string>; [k: string]: unknown };
+  Description?: { Hostname?: string; Engine?: { Labels?: Record<string, string> } };
+  Status?: { State?: string; Addr?: string };
+  ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string };
+}
+
+export function toNodeState(raw: RawNode): NodeState {
+  const state = raw.Status?.State;
+  const availability = raw.Spec?.Availability;
+  return {
+    id: raw.ID ?? '',
+    version: raw.Version?.Index ?? 0,
+    hostname: raw.Description?.Hostname ?? '',
+    role: raw.Spec?.Role === 'manager' ? 'manager' : 'worker',
+    availability: availability === 'drain' || availability === 'pause' ? availability : 'active',
+    state: state === 'ready' || state === 'down' || state === 'disconnected' ? state : 'unknown',
+    address: raw.Status?.Addr ?? '',
+    updatedAt: new Date(raw.UpdatedAt ?? 0),
+    engineLabels: { ...(raw.Description?.Engine?.Labels ?? {}) },
+    manager: raw.ManagerStatus
+      ? {
+          leader: raw.ManagerStatus.Leader === true,
+          reachability: raw.ManagerStatus.Reachability ?? 'unknown',
+          addr: raw.ManagerStatus.Addr ?? '',
+        }
+      : undefined,
+    spec: raw.Spec ?? {},
+  };
+}
+
+export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
+  return {
+    async listNodes() {
+      try {
+        const raw = (await (await docker()).listNodes()) as RawNode[];
+        return raw.map(toNodeState);
+      } catch (error) {
+        classifyDockerError(error, 'listing nodes');
+        return [];
+      }
+    },
+
+    async demoteNode(node) {
+      const spec = node.spec as Record<string, unknown>;
+      try {
+        await (await docker())
+          .getNode(node.id)
+          .update({ _query: { version: node.version }, _body: { ...spec, Role: 'worker' } });
+      } catch (error) {
+        if (classifyDockerError(error, `demoting node ${node.id}`) === 'not-found') {
+          throw new VersionConflictError(`node ${node.id} disappeared during the demotion`, { cause: error });
+        }
+      }
+    },
+
+    async removeNode(nodeId) {
+      try {
+        await (await docker()).getNode(nodeId).remove({ force: true });
+        return 'removed';
+      } catch (error) {
+        return classifyDockerError(error, `removing node ${nodeId}`);
+      }
+    },
+
+    async inspectSwarm() {
+      let raw: {
+        Version?: { Index?: number };
+        Spec?: { Labels?: Record<string, string> };
+        JoinTokens?: { Worker?: string; Manager?: string };
+      };
+      try {
+        raw = (await (await docker()).swarmInspect()) as typeof raw;
+      } catch (error) {
+        classifyDockerError(error, 'reading the swarm');
+        throw error;
+      }
+      return {
+        version: raw.Version?.Index ?? 0,
+        labels: { ...(raw.Spec?.Labels ?? {}) },
+        joinTokens: { worker: raw.JoinTokens?.Worker ?? '', manager: raw.JoinTokens?.Manager ?? '' },
+        spec: raw.Spec ?? {},
+      };
+    },
+
+    async updateSwarm(info, change) {
+      const spec = info.spec as { Labels?: Record<string, string> };
+      const labels: Record<string, string> = { ...(spec.Labels ?? {}) };
+      for (const [k, v] of Object.entries(change.labels ?? {})) {
+        if (v === undefined) delete labels[k];
+        else labels[k] = v;
+      }
+      const query: Record<string, unknown> = { version: info.version };
+      if (change.rotateTokens) Object.assign(query, { rotateWorkerToken: true, rotateManagerToken: true });
+      try {
+        await (await docker()).swarmUpdate({ _query: query, _body: { ...spec, Labels: labels } });
+      } catch (error) {
+        classifyDockerError(error, 'updating the swarm');
+        throw error;
+      }
+    },
+  };
+}

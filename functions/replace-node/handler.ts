@@ -1,0 +1,137 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
+import { alertRef, parseWebhook } from '../../shared/alertmanager';
+import { createCloudInstances } from '../../shared/ec2';
+import { ValidationError } from '../../shared/errors';
+import { httpEdge } from '../../shared/http';
+import type { Logger } from '../../shared/logger';
+import { createNotifier } from '../../shared/notifier';
+import { runtime } from '../../shared/runtime';
+import type { Settings } from '../../shared/settings';
+import { createSwarmNodes } from '../../shared/swarm';
+import {
+  parseTarget,
+  type ReplaceNodeDeps,
+  type ReplaceNodeInput,
+  type ReplaceOutcome,
+  replaceNodes,
+  type Target,
+} from './replace-node';
+
+/** A direct invocation (the sweep, the console): `{ "node": "<id or hostname>" }` or `{ "instance": "i-…" }`. */
+const directTarget = z.strictObject({
+  node: z.string().max(253).optional(),
+  instance: z.string().max(300).optional(),
+});
+
+type Parsed = Omit<ReplaceNodeInput, 'dryRun' | 'log'>;
+
+export function parseReplaceRequest(
+  payload: unknown,
+  maxAlerts: number,
+): { input: Parsed; logKeys?: Record<string, unknown> } {
+  const isWebhook = typeof payload === 'object' && payload !== null && 'alerts' in payload;
+  if (!isWebhook) {
+    const direct = directTarget.safeParse(payload);
+    if (!direct.success || (direct.data.node === undefined) === (direct.data.instance === undefined)) {
+      throw new ValidationError(
+        'expected an Alertmanager webhook, or {"node": "<node ID or hostname>"} or {"instance": "<EC2 instance ID or host:port>"}',
+      );
+    }
+    const target = parseTarget(direct.data);
+    if (!target || 'invalid' in target)
+      throw new ValidationError(
+        `${target?.invalid ?? 'target'} is not a node ID, hostname, instance ID or address`,
+      );
+    return { input: { targets: [{ ref: 'direct', target }], ignored: [] } };
+  }
+  const webhook = parseWebhook(payload, maxAlerts);
+  const targets: Array<{ ref: string; target: Target }> = [];
+  const ignored: Parsed['ignored'][number][] = [];
+  webhook.alerts.forEach((alert, i) => {
+    const ref = alertRef(alert, i);
+    if (alert.status !== 'firing') {
+      ignored.push({
+        kind: 'ignored',
+        alert: ref,
+        reason: 'resolved',
+        detail: 'only firing alerts are acted on',
+      });
+      return;
+    }
+    const target = parseTarget(alert.labels);
+    if (target === undefined) {
+      ignored.push({
+        kind: 'ignored',
+        alert: ref,
+        reason: 'no-target-label',
+        detail: 'the alert has no node or instance label',
+      });
+    } else if ('invalid' in target) {
+      ignored.push({
+        kind: 'ignored',
+        alert: ref,
+        reason: 'invalid-target-label',
+        detail: `${target.invalid} is not a node ID, hostname, instance ID or address`,
+      });
+    } else {
+      targets.push({ ref, target });
+    }
+  });
+  return { input: { targets, ignored }, logKeys: { groupKey: webhook.groupKey, receiver: webhook.receiver } };
+}
+
+const query = z.looseObject({
+  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+});
+
+export interface HandlerDeps extends ReplaceNodeDeps {
+  settings: Settings & ReplaceNodeDeps['settings'];
+  logger: Logger;
+  tokens: () => Promise<readonly string[]>;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return httpEdge<Parsed, ReplaceOutcome>({
+    name: 'replace-node',
+    settings: deps.settings,
+    logger: deps.logger,
+    tokens: deps.tokens,
+    parse: (payload) => parseReplaceRequest(payload, deps.settings.maxAlerts),
+    handle: async (input, { query: raw, log }) => {
+      const q = query.safeParse(raw);
+      if (!q.success) throw new ValidationError('query parameter dryRun: must be true or false');
+      const dryRun = deps.settings.dryRun || q.data.dryRun === 'true' || q.data.dryRun === '1';
+      return replaceNodes(deps, { ...input, dryRun, log });
+    },
+  });
+}
+
+function defaultDeps(): HandlerDeps {
+  const rt = runtime();
+  const { settings } = rt;
+  let ec2: EC2Client | undefined;
+  const cloud =
+    settings.cloud === 'aws' && settings.clusterTag
+      ? createCloudInstances(() => {
+          ec2 ??= new EC2Client({});
+          return ec2;
+        }, settings.clusterTag)
+      : undefined;
+  return {
+    settings,
+    logger: rt.logger,
+    tokens: () => rt.secrets.webhookTokens(),
+    swarm: createSwarmNodes(() => rt.docker()),
+    cloud,
+    notifier: createNotifier({
+      source: 'replace-node',
+      targets: () => rt.secrets.chatTargets(),
+      timeoutMs: settings.notifyTimeoutMs,
+      log: rt.logger.child({ function: 'replace-node' }),
+    }),
+    clock: { now: () => new Date() },
+  };
+}
+
+export const handler = makeHandler(defaultDeps());

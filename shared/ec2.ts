@@ -1,0 +1,107 @@
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { awsErrorName, awsUnavailable } from './aws';
+
+export interface InstanceInfo {
+  readonly id: string;
+  /** pending | running | shutting-down | terminated | stopping | stopped */
+  readonly state: string;
+  readonly privateIp: string | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Tags we write on an instance that is being replaced: the state of a replacement in progress. */
+export const REPLACING_NODE_TAG = 'swarm-reflex:replacing-node';
+export const REPLACING_SINCE_TAG = 'swarm-reflex:replacing-since';
+
+/** The EC2 calls node replacement makes, all scoped to this cluster's tagged instances. */
+export interface CloudInstances {
+  describeInstance(id: string): Promise<InstanceInfo | undefined>;
+  /** The cluster's live instance with this private address, if exactly one. */
+  findByAddress(address: string): Promise<InstanceInfo | undefined>;
+  /** The cluster's instances carrying a replacing-node tag (terminated ones stay listed for about an hour). */
+  listReplacements(): Promise<InstanceInfo[]>;
+  tagInstance(id: string, tags: Record<string, string>): Promise<void>;
+  terminateInstance(id: string): Promise<void>;
+}
+
+function toInfo(i: Instance): InstanceInfo {
+  const tags: Record<string, string> = {};
+  for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+  return { id: i.InstanceId ?? '', state: i.State?.Name ?? 'unknown', privateIp: i.PrivateIpAddress, tags };
+}
+
+export function createCloudInstances(
+  ec2: () => EC2Client,
+  clusterTag: { key: string; value: string },
+): CloudInstances {
+  const clusterFilter: Filter = { Name: `tag:${clusterTag.key}`, Values: [clusterTag.value] };
+  const describe = async (
+    doing: string,
+    input: ConstructorParameters<typeof DescribeInstancesCommand>[0],
+  ) => {
+    const found: InstanceInfo[] = [];
+    let NextToken: string | undefined;
+    try {
+      do {
+        const page = await ec2().send(new DescribeInstancesCommand({ ...input, NextToken }));
+        for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) found.push(toInfo(i));
+        NextToken = page.NextToken;
+      } while (NextToken);
+    } catch (error) {
+      if (
+        awsErrorName(error) === 'InvalidInstanceID.NotFound' ||
+        awsErrorName(error) === 'InvalidInstanceID.Malformed'
+      ) {
+        return [];
+      }
+      throw awsUnavailable(error, doing);
+    }
+    return found;
+  };
+  return {
+    async describeInstance(id) {
+      return (await describe(`describing ${id}`, { InstanceIds: [id] }))[0];
+    },
+    async findByAddress(address) {
+      const found = await describe(`finding the instance at ${address}`, {
+        Filters: [
+          clusterFilter,
+          { Name: 'private-ip-address', Values: [address] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ],
+      });
+      return found.length === 1 ? found[0] : undefined;
+    },
+    async listReplacements() {
+      return describe('counting recent replacements', {
+        Filters: [clusterFilter, { Name: 'tag-key', Values: [REPLACING_NODE_TAG] }],
+      });
+    },
+    async tagInstance(id, tags) {
+      try {
+        await ec2().send(
+          new CreateTagsCommand({
+            Resources: [id],
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+          }),
+        );
+      } catch (error) {
+        throw awsUnavailable(error, `tagging ${id}`);
+      }
+    },
+    async terminateInstance(id) {
+      try {
+        await ec2().send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      } catch (error) {
+        throw awsUnavailable(error, `terminating ${id}`);
+      }
+    },
+  };
+}
