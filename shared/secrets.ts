@@ -10,7 +10,8 @@ import type { Settings } from './settings';
  * on most requests and a rotation is picked up within the TTL. Without SETTINGS_PREFIX
  * (local runs, tests) only the environment's values are used and SSM is never called.
  *
- * Parameter names under the prefix:
+ * Parameter names under `<SETTINGS_PREFIX>/secrets` (a path of its own, so that a role
+ * allowed to read it is not also allowed to read the join tokens under `<prefix>/swarm`):
  *   webhook-tokens     comma-separated accepted tokens (added to WEBHOOK_TOKENS)
  *   docker-tls-ca / docker-tls-cert / docker-tls-key   PEM, for DOCKER_HOST=tcp://… with TLS
  *   slack-webhook-url  chat target (overrides SLACK_WEBHOOK_URL)
@@ -20,6 +21,10 @@ export interface Secrets {
   dockerTls(): Promise<TlsMaterial | undefined>;
   /** Chat targets: the SSM slack-webhook-url wins over SLACK_WEBHOOK_URL. */
   chatTargets(): Promise<readonly ChatTarget[]>;
+}
+
+export function secretsPath(settingsPrefix: string): string {
+  return `${settingsPrefix}/secrets`;
 }
 
 export const SECRET_NAMES = [
@@ -43,8 +48,8 @@ export function createSecrets(options: {
   let inflight: Promise<Map<string, string>> | undefined;
 
   const load = async (): Promise<Map<string, string>> => {
-    const prefix = settings.settingsPrefix;
-    if (prefix === undefined) return new Map();
+    if (settings.settingsPrefix === undefined) return new Map();
+    const prefix = secretsPath(settings.settingsPrefix);
     if (cache && now() - cache.at < ttl) return cache.values;
     inflight ??= fetchAll(options.ssm(), prefix)
       .then((values) => {

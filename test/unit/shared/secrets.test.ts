@@ -23,17 +23,19 @@ function secrets(prefix: string | undefined, clock: { t: number }) {
 describe('secrets', () => {
   it('reads tokens and TLS material under the prefix, decrypted, across pages', async () => {
     ssmMock
-      .on(GetParametersByPathCommand, { Path: '/sr/prod', NextToken: undefined })
-      .resolves({
-        Parameters: [{ Name: '/sr/prod/webhook-tokens', Value: 'ssm-token-0123456789,ssm-token-abcdefghij' }],
-        NextToken: 'p2',
-      })
-      .on(GetParametersByPathCommand, { Path: '/sr/prod', NextToken: 'p2' })
+      .on(GetParametersByPathCommand, { Path: '/sr/prod/secrets', NextToken: undefined })
       .resolves({
         Parameters: [
-          { Name: '/sr/prod/docker-tls-ca', Value: 'CA' },
-          { Name: '/sr/prod/docker-tls-cert', Value: 'CERT' },
-          { Name: '/sr/prod/docker-tls-key', Value: 'KEY' },
+          { Name: '/sr/prod/secrets/webhook-tokens', Value: 'ssm-token-0123456789,ssm-token-abcdefghij' },
+        ],
+        NextToken: 'p2',
+      })
+      .on(GetParametersByPathCommand, { Path: '/sr/prod/secrets', NextToken: 'p2' })
+      .resolves({
+        Parameters: [
+          { Name: '/sr/prod/secrets/docker-tls-ca', Value: 'CA' },
+          { Name: '/sr/prod/secrets/docker-tls-cert', Value: 'CERT' },
+          { Name: '/sr/prod/secrets/docker-tls-key', Value: 'KEY' },
         ],
       });
     const s = secrets('/sr/prod', { t: 0 });
@@ -51,8 +53,8 @@ describe('secrets', () => {
   it('caches for the TTL, then reads again and picks up a rotation', async () => {
     ssmMock
       .on(GetParametersByPathCommand)
-      .resolvesOnce({ Parameters: [{ Name: '/p/webhook-tokens', Value: 'old-token-0123456789' }] })
-      .resolves({ Parameters: [{ Name: '/p/webhook-tokens', Value: 'new-token-0123456789' }] });
+      .resolvesOnce({ Parameters: [{ Name: '/p/secrets/webhook-tokens', Value: 'old-token-0123456789' }] })
+      .resolves({ Parameters: [{ Name: '/p/secrets/webhook-tokens', Value: 'new-token-0123456789' }] });
     const clock = { t: 0 };
     const s = secrets('/p', clock);
     expect(await s.webhookTokens()).toContain('old-token-0123456789');
@@ -76,7 +78,7 @@ describe('secrets', () => {
   it('serves the cached value when SSM fails after the TTL', async () => {
     ssmMock
       .on(GetParametersByPathCommand)
-      .resolvesOnce({ Parameters: [{ Name: '/p/webhook-tokens', Value: 'old-token-0123456789' }] })
+      .resolvesOnce({ Parameters: [{ Name: '/p/secrets/webhook-tokens', Value: 'old-token-0123456789' }] })
       .rejects(new Error('AccessDenied'));
     const clock = { t: 0 };
     const s = secrets('/p', clock);

@@ -1,0 +1,72 @@
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { SettingsError, ValidationError } from '../../shared/errors';
+import type { Logger } from '../../shared/logger';
+import { createNotifier } from '../../shared/notifier';
+import { createParameterStore } from '../../shared/parameters';
+import { runtime } from '../../shared/runtime';
+import { scheduledEdge } from '../../shared/scheduled';
+import { createSwarmNodes } from '../../shared/swarm';
+import { type SyncJoinTokensDeps, type SyncOutcome, syncJoinTokens } from './sync-join-tokens';
+
+/** The EventBridge schedule's event, or a direct invocation: `{}`, `{"rotate": true}`, `{"dryRun": true}`. */
+const syncEvent = z.union([
+  z
+    .looseObject({ source: z.literal('aws.events'), 'detail-type': z.string() })
+    .transform(() => ({ rotate: false, dryRun: false })),
+  z
+    .strictObject({ rotate: z.boolean().optional(), dryRun: z.boolean().optional() })
+    .transform((e) => ({ rotate: e.rotate === true, dryRun: e.dryRun === true })),
+]);
+
+export function parseSyncEvent(event: unknown): { rotate: boolean; dryRun: boolean } {
+  const parsed = syncEvent.safeParse(event ?? {});
+  if (!parsed.success) {
+    throw new ValidationError('expected a schedule event, {}, {"rotate": true} or {"dryRun": true}');
+  }
+  return parsed.data;
+}
+
+export interface HandlerDeps extends SyncJoinTokensDeps {
+  logger: Logger;
+  dryRun: boolean;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return scheduledEdge<{ rotate: boolean; dryRun: boolean }, SyncOutcome>({
+    name: 'sync-join-tokens',
+    logger: deps.logger,
+    parse: parseSyncEvent,
+    handle: (input, log) => syncJoinTokens(deps, { ...input, dryRun: deps.dryRun || input.dryRun, log }),
+  });
+}
+
+function defaultDeps(): HandlerDeps {
+  const rt = runtime();
+  const { settings } = rt;
+  if (settings.settingsPrefix === undefined) {
+    throw new SettingsError(
+      'invalid settings: SETTINGS_PREFIX must be set for sync-join-tokens (where the tokens go)',
+    );
+  }
+  let ssm: SSMClient | undefined;
+  return {
+    logger: rt.logger,
+    dryRun: settings.dryRun,
+    swarm: createSwarmNodes(() => rt.docker()),
+    parameters: createParameterStore(() => {
+      ssm ??= new SSMClient({});
+      return ssm;
+    }),
+    notifier: createNotifier({
+      source: 'sync-join-tokens',
+      targets: () => rt.secrets.chatTargets(),
+      timeoutMs: settings.notifyTimeoutMs,
+      log: rt.logger.child({ function: 'sync-join-tokens' }),
+    }),
+    clock: { now: () => new Date() },
+    settings: { settingsPrefix: settings.settingsPrefix, joinTokenMaxAgeDays: settings.joinTokenMaxAgeDays },
+  };
+}
+
+export const handler = makeHandler(defaultDeps());

@@ -1,0 +1,36 @@
+import { publicMessage, ReflexError } from './errors';
+import type { Logger } from './logger';
+import { countOutcomes } from './metrics';
+
+/**
+ * The edge of functions run by a schedule or invoked directly (no HTTP): validate the event,
+ * call the domain, log and count its outcomes. A failure is logged and rethrown so that
+ * Lambda marks the invocation failed (asynchronous invocations are retried, then go to the
+ * failure destination).
+ */
+export function scheduledEdge<I, O extends { kind: string; reason?: string }>(options: {
+  name: string;
+  logger: Logger;
+  parse: (event: unknown) => I;
+  handle: (input: I, log: Logger) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+}): (event: unknown) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>> {
+  return async (event) => {
+    const started = Date.now();
+    const log = options.logger.child({ function: options.name });
+    try {
+      const input = options.parse(event);
+      const result = await options.handle(input, log);
+      countOutcomes(log, options.name, result.outcomes);
+      for (const o of result.outcomes) log.info('outcome', { audit: true, ...o });
+      log.info('invocation done', { ms: Date.now() - started });
+      return result;
+    } catch (error) {
+      log.error('invocation failed', {
+        error,
+        retryable: error instanceof ReflexError && error.retryable,
+        ms: Date.now() - started,
+      });
+      throw new Error(publicMessage(error), { cause: error });
+    }
+  };
+}

@@ -1,0 +1,81 @@
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandInput,
+  EC2Client,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+
+export interface FakeInstance {
+  id: string;
+  state: string;
+  privateIp: string;
+  tags: Record<string, string>;
+}
+
+/**
+ * EC2 mocked at the SDK boundary (aws-sdk-client-mock) with a little state: the instances,
+ * their tags, terminations. The project's real adapter code runs on top of it.
+ */
+export function fakeEc2(instances: FakeInstance[]) {
+  const mock = mockClient(EC2Client);
+  const terminated: string[] = [];
+  const hooks: { onTerminate?: (id: string) => void | Promise<void>; fail?: Error } = {};
+
+  const matches = (i: FakeInstance, input: DescribeInstancesCommandInput) => {
+    if (input.InstanceIds && !input.InstanceIds.includes(i.id)) return false;
+    for (const f of input.Filters ?? []) {
+      const values = f.Values ?? [];
+      if (f.Name?.startsWith('tag:') && !values.includes(i.tags[f.Name.slice(4)] ?? '\u0000')) return false;
+      if (f.Name === 'tag-key' && !values.some((k) => k in i.tags)) return false;
+      if (f.Name === 'private-ip-address' && !values.includes(i.privateIp)) return false;
+      if (f.Name === 'instance-state-name' && !values.includes(i.state)) return false;
+    }
+    return true;
+  };
+
+  mock.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => {
+    if (hooks.fail) throw hooks.fail;
+    if (input.InstanceIds?.some((id) => !instances.find((i) => i.id === id))) {
+      throw Object.assign(new Error('The instance ID does not exist'), {
+        name: 'InvalidInstanceID.NotFound',
+      });
+    }
+    const found = instances.filter((i) => matches(i, input));
+    return {
+      Reservations: [
+        {
+          Instances: found.map((i) => ({
+            InstanceId: i.id,
+            State: { Name: i.state },
+            PrivateIpAddress: i.privateIp,
+            Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
+          })),
+        },
+      ],
+    };
+  });
+  mock
+    .on(CreateTagsCommand)
+    .callsFake(async (input: { Resources?: string[]; Tags?: Array<{ Key?: string; Value?: string }> }) => {
+      if (hooks.fail) throw hooks.fail;
+      for (const id of input.Resources ?? []) {
+        const i = instances.find((x) => x.id === id);
+        for (const t of input.Tags ?? []) if (i && t.Key) i.tags[t.Key] = t.Value ?? '';
+      }
+      return {};
+    });
+  mock.on(TerminateInstancesCommand).callsFake(async (input: { InstanceIds?: string[] }) => {
+    if (hooks.fail) throw hooks.fail;
+    for (const id of input.InstanceIds ?? []) {
+      const i = instances.find((x) => x.id === id);
+      if (i) i.state = 'shutting-down';
+      terminated.push(id);
+      await hooks.onTerminate?.(id);
+    }
+    return { TerminatingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+  });
+
+  return { mock, instances, terminated, hooks, client: () => new EC2Client({ region: 'eu-west-1' }) };
+}

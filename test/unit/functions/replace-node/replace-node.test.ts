@@ -1,0 +1,400 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  decideReplacement,
+  hasQuorum,
+  parseTarget,
+  REMOVAL_LABEL_PREFIX,
+  type ReplaceNodeDeps,
+  replaceNodes,
+  resolveTarget,
+  stormLimit,
+  type Target,
+} from '../../../../functions/replace-node/replace-node';
+import { createCloudInstances, REPLACING_NODE_TAG, REPLACING_SINCE_TAG } from '../../../../shared/ec2';
+import { createLogger } from '../../../../shared/logger';
+import type { NodeState } from '../../../../shared/swarm';
+import { fakeEc2 } from '../../../support/fake-ec2';
+import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
+import { fastRetry } from '../../../support/fake-swarm';
+
+const now = new Date('2026-11-24T12:00:00Z');
+const longAgo = new Date('2026-11-24T11:00:00Z');
+const justNow = new Date('2026-11-24T11:59:50Z');
+const log = createLogger({ level: 'error', sink: () => {} });
+const cluster = { key: 'swarm-reflex:cluster', value: 'prod' };
+const safety = { nodeDownGraceSeconds: 120, maxDownShare: 0.34, maxReplacementsPerHour: 2 };
+
+let ec2: ReturnType<typeof fakeEc2> | undefined;
+afterEach(() => {
+  ec2?.mock.restore();
+  ec2 = undefined;
+});
+
+function cloudFor(instances: Parameters<typeof fakeEc2>[0]) {
+  ec2 = fakeEc2(instances);
+  return createCloudInstances(ec2.client, cluster);
+}
+
+function deps(
+  swarm: FakeNodes,
+  cloud: ReplaceNodeDeps['cloud'],
+  notifier = recordingNotifier(),
+): ReplaceNodeDeps {
+  return {
+    swarm,
+    cloud,
+    notifier,
+    clock: { now: () => now },
+    settings: { ...safety, updateAttempts: 10, clusterTag: cluster },
+    ...fastRetry,
+  };
+}
+
+async function replace(d: ReplaceNodeDeps, ...targets: Target[]) {
+  return replaceNodes(d, {
+    targets: targets.map((target, i) => ({ ref: `a${i}`, target })),
+    ignored: [],
+    dryRun: false,
+    log,
+  });
+}
+
+/** 3 managers + 3 workers, w1 down for an hour, its instance tagged for this cluster. */
+function cluster6() {
+  const swarm = new FakeNodes()
+    .add('m1', { role: 'manager' })
+    .add('m2', { role: 'manager' })
+    .add('m3', { role: 'manager' })
+    .add('w1', {
+      state: 'down',
+      updatedAt: longAgo,
+      engineLabels: { 'aws.instance-id': 'i-0000000000000a001' },
+    })
+    .add('w2')
+    .add('w3');
+  const instances = [
+    {
+      id: 'i-0000000000000a001',
+      state: 'running',
+      privateIp: swarm.node('w1').address,
+      tags: { [cluster.key]: cluster.value },
+    },
+  ];
+  return { swarm, instances };
+}
+
+describe('parseTarget', () => {
+  it('reads node IDs and hostnames, instance IDs and node-exporter addresses', () => {
+    expect(parseTarget({ node: 'ip-10-0-1-5.eu-west-1.compute.internal' })).toEqual({
+      by: 'node',
+      value: 'ip-10-0-1-5.eu-west-1.compute.internal',
+    });
+    expect(parseTarget({ instance: 'i-0abc1234def567890' })).toEqual({
+      by: 'instance-id',
+      value: 'i-0abc1234def567890',
+    });
+    expect(parseTarget({ instance: '10.0.1.5:9100' })).toEqual({ by: 'address', value: '10.0.1.5' });
+    expect(parseTarget({})).toBeUndefined();
+  });
+
+  it('refuses hostile values', () => {
+    for (const node of ['../etc', 'a/b', 'a%2Fb', 'x\n', 'a'.repeat(300), 'node;rm', '']) {
+      const t = parseTarget({ node, instance: node === '' ? 'a b' : undefined });
+      expect(t && 'invalid' in t, JSON.stringify(node)).toBe(true);
+    }
+  });
+});
+
+describe('resolveTarget', () => {
+  it('prefers the one down node when a hostname is reused', () => {
+    const swarm = new FakeNodes().add('w1', { state: 'down' }).add('w1');
+    const found = resolveTarget(swarm.nodes, { by: 'node', value: 'w1' }) as NodeState;
+    expect(found.state).toBe('down');
+    const both = new FakeNodes().add('w1').add('w1');
+    expect(resolveTarget(both.nodes, { by: 'node', value: 'w1' })).toBe('ambiguous');
+  });
+});
+
+describe('decideReplacement', () => {
+  it('needs more than half of the managers reachable (swarmkit rule)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 9 }), (managers, reachable) => {
+        fc.pre(reachable <= managers);
+        expect(hasQuorum(reachable, managers)).toBe(2 * reachable > managers);
+      }),
+    );
+  });
+
+  it('never treats a single down node as a storm', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 500 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (n, share) => stormLimit(n, share) >= 1,
+      ),
+    );
+  });
+
+  it('refuses a node that is not down, or down for less than the grace period', () => {
+    const { swarm } = cluster6();
+    const w2 = swarm.node('w2');
+    expect(decideReplacement(swarm.nodes, w2, now, safety, 0)).toMatchObject({
+      kind: 'refuse',
+      reason: 'node-not-down',
+    });
+    const w1 = { ...swarm.node('w1'), updatedAt: justNow };
+    expect(decideReplacement(swarm.nodes, w1, now, safety, 0)).toMatchObject({
+      kind: 'refuse',
+      reason: 'within-grace',
+    });
+    expect(decideReplacement(swarm.nodes, swarm.node('w1'), now, safety, 0)).toEqual({ kind: 'proceed' });
+  });
+
+  it('refuses during a storm, and when the rate limit is reached', () => {
+    const { swarm } = cluster6();
+    swarm.node('w2').state = 'down';
+    swarm.node('w3').state = 'down';
+    expect(decideReplacement(swarm.nodes, swarm.node('w1'), now, safety, 0)).toMatchObject({
+      reason: 'storm',
+      severity: 'critical',
+    });
+    const calm = cluster6().swarm;
+    expect(decideReplacement(calm.nodes, calm.node('w1'), now, safety, 2)).toMatchObject({
+      reason: 'rate-limited',
+    });
+  });
+
+  it('removes a dead manager only if the rest keep a majority', () => {
+    const three = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', { role: 'manager', state: 'down', updatedAt: longAgo });
+    expect(decideReplacement(three.nodes, three.node('m3'), now, safety, 0)).toEqual({ kind: 'proceed' });
+    const lost = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager', state: 'down', updatedAt: longAgo })
+      .add('m3', { role: 'manager', state: 'down', updatedAt: longAgo });
+    expect(
+      decideReplacement(lost.nodes, lost.node('m3'), now, { ...safety, maxDownShare: 1 }, 0),
+    ).toMatchObject({
+      reason: 'quorum-lost',
+      severity: 'critical',
+    });
+    // Swarm still counts the target as reachable while another manager is unreachable:
+    // removing it would leave 1 reachable of 2.
+    const stale = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager', state: 'down', updatedAt: longAgo })
+      .add('m3', { role: 'manager', state: 'down', updatedAt: longAgo });
+    const m3 = stale.node('m3');
+    m3.manager = { leader: false, reachability: 'reachable', addr: '10.0.0.12:2377' };
+    expect(decideReplacement(stale.nodes, m3, now, { ...safety, maxDownShare: 1 }, 0)).toMatchObject({
+      reason: 'would-lose-quorum',
+      severity: 'critical',
+    });
+    const two = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager', state: 'down', updatedAt: longAgo });
+    expect(
+      decideReplacement(two.nodes, two.node('m2'), now, { ...safety, maxDownShare: 1 }, 0),
+    ).toMatchObject({
+      reason: 'quorum-lost',
+    });
+  });
+});
+
+describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
+  it('tags, removes and terminates a dead worker, and says so in chat', async () => {
+    const { swarm, instances } = cluster6();
+    const w1 = swarm.node('w1').id;
+    const notifier = recordingNotifier();
+    const result = await replace(deps(swarm, cloudFor(instances), notifier), { by: 'node', value: 'w1' });
+    expect(result.outcomes).toEqual([
+      expect.objectContaining({
+        kind: 'replaced',
+        hostname: 'w1',
+        instance: 'i-0000000000000a001',
+        role: 'worker',
+      }),
+    ]);
+    expect(swarm.removed).toEqual(['w1']);
+    expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
+    expect(instances[0]?.tags[REPLACING_NODE_TAG]).toBe(w1);
+    expect(notifier.notices.map((n) => n.title)).toEqual([
+      'Removed dead node w1 from the swarm',
+      'Terminated i-0000000000000a001',
+    ]);
+  });
+
+  it('demotes a dead manager before removing it', async () => {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', {
+        role: 'manager',
+        state: 'down',
+        updatedAt: longAgo,
+        engineLabels: { 'aws.instance-id': 'i-0000000000000a003' },
+      });
+    const cloud = cloudFor([
+      {
+        id: 'i-0000000000000a003',
+        state: 'running',
+        privateIp: '10.0.0.12',
+        tags: { [cluster.key]: cluster.value },
+      },
+    ]);
+    const result = await replace(deps(swarm, cloud), { by: 'node', value: 'm3' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', role: 'manager' });
+    expect(swarm.demoted).toEqual(['m3']);
+    expect(swarm.removed).toEqual(['m3']);
+  });
+
+  it('terminates exactly once when the same trigger arrives 10 times at once', async () => {
+    const { swarm, instances } = cluster6();
+    const d = deps(swarm, cloudFor(instances));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => replace(d, { by: 'node', value: 'w1' })),
+    );
+    const kinds = results.map((r) => r.outcomes[0]?.kind);
+    expect(kinds.filter((k) => k === 'replaced')).toHaveLength(1);
+    expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
+    expect(swarm.removed).toEqual(['w1']);
+  });
+
+  it('finishes an interrupted replacement on a later delivery, and only once', async () => {
+    const { swarm, instances } = cluster6();
+    const cloud = cloudFor(instances);
+    const failure = Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' });
+    // Removal succeeded, then EC2 throttled the termination: 503, nothing terminated.
+    const original = cloud.terminateInstance;
+    cloud.terminateInstance = async () => {
+      throw (await import('../../../../shared/aws')).awsUnavailable(failure, 'terminating');
+    };
+    await expect(replace(deps(swarm, cloud), { by: 'node', value: 'w1' })).rejects.toMatchObject({
+      retryable: true,
+    });
+    expect(swarm.removed).toEqual(['w1']);
+    cloud.terminateInstance = original;
+    const later = { ...deps(swarm, cloud), clock: { now: () => new Date(now.getTime() + 120_000) } };
+    const retried = await replace(later, { by: 'node', value: 'w1' });
+    expect(retried.outcomes[0]).toMatchObject({ kind: 'replaced', instance: 'i-0000000000000a001' });
+    const again = await replace(later, { by: 'node', value: 'w1' });
+    expect(again.outcomes[0]).toMatchObject({ kind: 'skipped', reason: 'already-replaced' });
+    expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
+  });
+
+  it('refuses an instance without the cluster tag and touches nothing', async () => {
+    const { swarm, instances } = cluster6();
+    delete instances[0]?.tags[cluster.key];
+    const notifier = recordingNotifier();
+    const result = await replace(deps(swarm, cloudFor(instances), notifier), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'not-cluster-instance' });
+    expect(swarm.removed).toEqual([]);
+    expect(ec2?.terminated).toEqual([]);
+    expect(ec2?.mock.commandCalls((await import('@aws-sdk/client-ec2')).CreateTagsCommand)).toHaveLength(0);
+    expect(notifier.notices).toHaveLength(1);
+  });
+
+  it('refuses an unknown node, and a node without a findable instance', async () => {
+    const { swarm } = cluster6();
+    const cloud = cloudFor([]);
+    expect((await replace(deps(swarm, cloud), { by: 'node', value: 'nope' })).outcomes[0]).toMatchObject({
+      reason: 'unknown-node',
+    });
+    expect((await replace(deps(swarm, cloud), { by: 'node', value: 'w1' })).outcomes[0]).toMatchObject({
+      reason: 'no-instance',
+    });
+    expect(swarm.removed).toEqual([]);
+  });
+
+  it('counts recent replacements from EC2 tags for the rate limit', async () => {
+    const { swarm, instances } = cluster6();
+    const recent = new Date(now.getTime() - 600_000).toISOString();
+    for (const id of ['i-00000000000000b01', 'i-00000000000000b02']) {
+      instances.push({
+        id,
+        state: 'terminated',
+        privateIp: '10.9.9.9',
+        tags: { [cluster.key]: cluster.value, [REPLACING_NODE_TAG]: id, [REPLACING_SINCE_TAG]: recent },
+      });
+    }
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'rate-limited' });
+    expect(swarm.removed).toEqual([]);
+  });
+
+  it('answers 503-retryable on EC2 throttling or access denied, before changing anything', async () => {
+    for (const name of ['RequestLimitExceeded', 'UnauthorizedOperation']) {
+      const { swarm, instances } = cluster6();
+      const cloud = cloudFor(instances);
+      if (ec2) ec2.hooks.fail = Object.assign(new Error(name), { name });
+      await expect(replace(deps(swarm, cloud), { by: 'node', value: 'w1' })).rejects.toMatchObject({
+        name: 'DependencyUnavailableError',
+        retryable: true,
+      });
+      expect(swarm.removed).toEqual([]);
+      ec2?.mock.restore();
+    }
+  });
+
+  it('refuses and sends a critical message when the swarm has no leader', async () => {
+    const { swarm } = cluster6();
+    swarm.noLeader = true;
+    const notifier = recordingNotifier();
+    const result = await replace(deps(swarm, undefined, notifier), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'quorum-lost' });
+    expect(notifier.notices[0]).toMatchObject({ severity: 'critical' });
+    expect(notifier.notices[0]?.text).toContain('--force-new-cluster');
+  });
+});
+
+describe('replaceNodes without a cloud (on-prem)', () => {
+  it('removes the dead node, says no instance was replaced, and records the removal on the swarm', async () => {
+    const { swarm } = cluster6();
+    const result = await replace(deps(swarm, undefined), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({
+      kind: 'replaced',
+      instance: undefined,
+      detail: expect.stringContaining('no instance was replaced'),
+    });
+    expect(Object.keys(swarm.swarm.labels).filter((k) => k.startsWith(REMOVAL_LABEL_PREFIX))).toHaveLength(1);
+  });
+
+  it('rate-limits from the removals recorded on the swarm', async () => {
+    const { swarm } = cluster6();
+    swarm.swarm.labels[`${REMOVAL_LABEL_PREFIX}a`] = new Date(now.getTime() - 60_000).toISOString();
+    swarm.swarm.labels[`${REMOVAL_LABEL_PREFIX}b`] = new Date(now.getTime() - 120_000).toISOString();
+    swarm.swarm.labels[`${REMOVAL_LABEL_PREFIX}old`] = new Date(now.getTime() - 7_200_000).toISOString();
+    expect((await replace(deps(swarm, undefined), { by: 'node', value: 'w1' })).outcomes[0]).toMatchObject({
+      reason: 'rate-limited',
+    });
+  });
+
+  it('removes once when triggered 10 times at once', async () => {
+    const { swarm } = cluster6();
+    const d = deps(swarm, undefined);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => replace(d, { by: 'node', value: 'w1' })),
+    );
+    expect(results.filter((r) => r.outcomes[0]?.kind === 'replaced')).toHaveLength(1);
+    expect(swarm.removed).toEqual(['w1']);
+  });
+
+  it('plans without acting on a dry run', async () => {
+    const { swarm } = cluster6();
+    const result = await replaceNodes(deps(swarm, undefined), {
+      targets: [{ ref: 'x', target: { by: 'node', value: 'w1' } }],
+      ignored: [],
+      dryRun: true,
+      log,
+    });
+    expect(result.outcomes[0]).toMatchObject({
+      kind: 'skipped',
+      reason: 'dry-run',
+      steps: [expect.stringContaining('remove node w1')],
+    });
+    expect(swarm.removed).toEqual([]);
+  });
+});
