@@ -1,0 +1,31 @@
+import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+
+/** SSM Parameter Store mocked at the SDK boundary, with the parameters kept in a map. */
+export function fakeSsm(clock: () => Date = () => new Date()) {
+  const mock = mockClient(SSMClient);
+  const store = new Map<string, { value: string; type: string; modified: Date }>();
+  const hooks: { fail?: Error } = {};
+  mock.on(GetParametersCommand).callsFake(async (input: { Names?: string[] }) => {
+    if (hooks.fail) throw hooks.fail;
+    const names = input.Names ?? [];
+    return {
+      Parameters: names
+        .filter((n) => store.has(n))
+        .map((n) => ({
+          Name: n,
+          Value: store.get(n)?.value,
+          Type: store.get(n)?.type,
+          LastModifiedDate: store.get(n)?.modified,
+        })),
+      InvalidParameters: names.filter((n) => !store.has(n)),
+    };
+  });
+  mock.on(PutParameterCommand).callsFake(async (input: { Name?: string; Value?: string; Type?: string }) => {
+    if (hooks.fail) throw hooks.fail;
+    if (input.Name && input.Value !== undefined)
+      store.set(input.Name, { value: input.Value, type: input.Type ?? 'String', modified: clock() });
+    return { Version: 1 };
+  });
+  return { mock, store, hooks, client: () => new SSMClient({ region: 'eu-west-1' }) };
+}
