@@ -23,4 +23,10 @@ export const routes: readonly LocalRoute[] = [
     function: 'scale-service',
     load: () => import('../../functions/scale-service/handler'),
   },
+  {
+    method: 'POST',
+    path: '/alerts/replace-node',
+    function: 'replace-node',
+    load: () => import('../../functions/replace-node/handler'),
+  },
 ];
