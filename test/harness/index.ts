@@ -47,4 +47,5 @@ export function requireRealHarness(
   }
   return (name, fn) => void describe.skip(`${name} (skipped: ${reason})`, fn);
 }
+export * from './bootstrap';
 export * from './chat-receiver';

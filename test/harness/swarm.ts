@@ -48,6 +48,14 @@ export interface SwarmNode {
   dockerHost: string;
   nodeId: string;
   pid: number;
+  /**
+   * The daemon's `--config-file` (daemon.json; `{}` or the engine labels at start). Its
+   * dockerd re-reads it on SIGHUP: labels given here, never as `--label` flags, so a reload
+   * that changes them is accepted.
+   */
+  configFile: string;
+  /** The daemon's `--pidfile`: the pid to SIGHUP for a reload. */
+  pidFile: string;
 }
 
 export interface ServiceSpecInput {
@@ -62,7 +70,10 @@ export interface AddNodeOptions {
   name?: string;
   /** false: start the daemon (with the image) but leave joining to someone else. */
   join?: boolean;
-  /** dockerd `--label`s, i.e. what `docker info` and node.Description.Engine.Labels show. */
+  /**
+   * Engine labels, i.e. what `docker info` and node.Description.Engine.Labels show. Written to
+   * the node's daemon.json (not `--label` flags), so a SIGHUP reload may change them.
+   */
   engineLabels?: Record<string, string>;
 }
 
@@ -901,6 +912,8 @@ class SwarmHandle implements TestSwarm {
         dockerHost: `unix://${socketPath}`,
         nodeId: '',
         pid: 0,
+        configFile: join(dir, 'daemon.json'),
+        pidFile: join(dir, 'docker.pid'),
       },
       index,
       dir,
@@ -942,7 +955,12 @@ class SwarmHandle implements TestSwarm {
     const { dir, node } = runtime;
     mkdirSync(dir, { recursive: true });
     const logPath = join(dir, 'dockerd.log');
-    const pidfile = join(dir, 'docker.pid');
+    const pidfile = node.pidFile;
+    // An explicit --config-file keeps the host's /etc/docker/daemon.json out, and labels live
+    // in it rather than in `--label` flags: dockerd refuses a SIGHUP reload of a key that is
+    // set both ways, and the node bootstrap adds its label by reloading.
+    const labels = Object.entries(engineLabels).map(([key, value]) => `${key}=${value}`);
+    writeFileSync(node.configFile, `${JSON.stringify(labels.length > 0 ? { labels } : {}, null, 2)}\n`);
     const logFd = openSync(logPath, 'a');
     const dockerdArgs = [
       '--host',
@@ -958,7 +976,8 @@ class SwarmHandle implements TestSwarm {
       '--cgroup-parent',
       `/${runtime.cgroup}`,
       '--userland-proxy=false',
-      ...Object.entries(engineLabels).flatMap(([key, value]) => ['--label', `${key}=${value}`]),
+      '--config-file',
+      node.configFile,
     ];
     // nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then finds no devices cgroup.
     const child = spawn(
