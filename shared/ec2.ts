@@ -23,7 +23,7 @@ export const REPLACING_SINCE_TAG = 'swarm-reflex:replacing-since';
 /** The EC2 calls node replacement makes, all scoped to this cluster's tagged instances. */
 export interface CloudInstances {
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
-  /** The cluster's live instance with this private address, if exactly one. */
+  /** The live instance with this private address: this cluster's if exactly one is, else the only one. */
   findByAddress(address: string): Promise<InstanceInfo | undefined>;
   /** The cluster's instances carrying a replacing-node tag (terminated ones stay listed for about an hour). */
   listReplacements(): Promise<InstanceInfo[]>;
@@ -70,13 +70,15 @@ export function createCloudInstances(
       return (await describe(`describing ${id}`, { InstanceIds: [id] }))[0];
     },
     async findByAddress(address) {
+      // Not filtered by the cluster tag: an untagged instance must be found to be refused by name.
       const found = await describe(`finding the instance at ${address}`, {
         Filters: [
-          clusterFilter,
           { Name: 'private-ip-address', Values: [address] },
           { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
         ],
       });
+      const ours = found.filter((i) => i.tags[clusterTag.key] === clusterTag.value);
+      if (ours.length === 1) return ours[0];
       return found.length === 1 ? found[0] : undefined;
     },
     async listReplacements() {
