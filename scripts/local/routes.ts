@@ -29,4 +29,10 @@ export const routes: readonly LocalRoute[] = [
     function: 'replace-node',
     load: () => import('../../functions/replace-node/handler'),
   },
+  {
+    method: 'POST',
+    path: '/alerts/notify',
+    function: 'notify',
+    load: () => import('../../functions/notify/handler'),
+  },
 ];

@@ -3,9 +3,12 @@ import { createLogger } from '../../../shared/logger';
 import {
   createNotifier,
   escapeSlack,
+  escapeSlackWithin,
   type Notice,
   SLACK_SECTION_LIMIT,
+  slackLink,
   slackMessage,
+  truncate,
 } from '../../../shared/notifier';
 import { type ChatReceiver, startChatReceiver } from '../../harness/chat-receiver';
 
@@ -81,5 +84,34 @@ describe('notifier (real local HTTP receiver)', () => {
     expect(text.length).toBeLessThanOrEqual(SLACK_SECTION_LIMIT);
     expect(text).not.toMatch(/[\uD800-\uDBFF]$/);
     expect(escapeSlack('a<b>&c')).toBe('a&lt;b&gt;&amp;c');
+  });
+});
+
+describe('Slack text helpers', () => {
+  it('cuts escaped text on the original characters, never inside an entity', () => {
+    expect(escapeSlackWithin('a&b', 10)).toBe('a&amp;b');
+    expect(escapeSlackWithin('&&&&', 12)).toBe('&amp;&amp;…');
+    expect(escapeSlackWithin('<<<<', 9)).toBe('&lt;&lt;…');
+    expect(escapeSlackWithin('anything', 0)).toBe('');
+  });
+
+  it('never splits an emoji, a flag or a family when truncating', () => {
+    expect(truncate('🇫🇷🇫🇷🇫🇷', 5)).toBe('🇫🇷…');
+    expect(truncate('👨‍👩‍👧‍👦👨‍👩‍👧‍👦', 12)).toBe('👨‍👩‍👧‍👦…');
+    expect(truncate('short', 5)).toBe('short');
+  });
+
+  it('links only http(s) URLs, with <, >, | and & unable to end or break the link', () => {
+    expect(slackLink('http://prom:9090/graph?a=1&b=<x>|y', 'Source')).toBe(
+      '<http://prom:9090/graph?a=1&amp;b=%3Cx%3E%7Cy|Source>',
+    );
+    expect(slackLink('javascript:alert(1)', 'Source')).toBeUndefined();
+    expect(slackLink('not a url', 'Source')).toBeUndefined();
+    expect(slackLink(`https://x.example/${'a'.repeat(2_000)}`, 'Source', 1_000)).toBeUndefined();
+  });
+
+  it('escapes the title in the message text Slack shows and notifies with', () => {
+    const message = slackMessage('x', { ...notice, title: 'node <!channel> & co' }) as { text: string };
+    expect(message.text).toBe('[CRITICAL] node &lt;!channel&gt; &amp; co');
   });
 });
