@@ -32,10 +32,15 @@ export function createWorkerGroup(client: () => AutoScalingClient, groupName: st
       try {
         const [groups, activities] = await Promise.all([
           client().send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
-          client().send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 1 })),
+          client().send(
+            new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 1 }),
+          ),
         ]);
         const g = groups.AutoScalingGroups?.[0];
-        if (!g) throw Object.assign(new Error(`no Auto Scaling group named ${groupName}`), { name: 'GroupNotFound' });
+        if (!g)
+          throw Object.assign(new Error(`no Auto Scaling group named ${groupName}`), {
+            name: 'GroupNotFound',
+          });
         return {
           name: groupName,
           min: g.MinSize ?? 0,
@@ -54,7 +59,11 @@ export function createWorkerGroup(client: () => AutoScalingClient, groupName: st
     async setDesired(capacity) {
       try {
         await client().send(
-          new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: capacity, HonorCooldown: false }),
+          new SetDesiredCapacityCommand({
+            AutoScalingGroupName: groupName,
+            DesiredCapacity: capacity,
+            HonorCooldown: false,
+          }),
         );
       } catch (error) {
         throw awsUnavailable(error, `setting the capacity of ${groupName}`);
@@ -63,12 +72,19 @@ export function createWorkerGroup(client: () => AutoScalingClient, groupName: st
     async terminateAndShrink(instanceId) {
       try {
         await client().send(
-          new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: true }),
+          new TerminateInstanceInAutoScalingGroupCommand({
+            InstanceId: instanceId,
+            ShouldDecrementDesiredCapacity: true,
+          }),
         );
         return true;
       } catch (error) {
         // Already gone from the group (a retry after a successful call): nothing left to do.
-        if (awsErrorName(error) === 'ValidationError' && /not part of|not found/i.test((error as Error).message)) return false;
+        if (
+          awsErrorName(error) === 'ValidationError' &&
+          /not part of|not found/i.test((error as Error).message)
+        )
+          return false;
         throw awsUnavailable(error, `terminating ${instanceId}`);
       }
     },

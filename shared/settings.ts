@@ -84,6 +84,14 @@ const settingsSchema = z.object({
   MAX_DOWN_SHARE: share,
   MAX_REPLACEMENTS_PER_HOUR: int(0, 100, 2),
   JOIN_TOKEN_MAX_AGE_DAYS: int(0, 3_650, 0),
+  WORKER_ASG_NAME: z
+    .string()
+    .regex(/^[\w\-.:/ @+=]{1,255}$/, 'must be an Auto Scaling group name')
+    .optional(),
+  NODE_SCALE_COOLDOWN_SECONDS: int(0, 86_400, 300),
+  NODE_SCALE_STEP: int(1, 100, 1),
+  NODES_MIN: int(0, 10_000, 0),
+  NODES_MAX: int(0, 10_000, 0),
   DRY_RUN: flag,
   SCALE_COOLDOWN_SECONDS: int(5, 86_400, 120),
   UPDATE_ATTEMPTS: int(1, 20, 6),
@@ -114,6 +122,14 @@ export interface Settings {
   readonly maxReplacementsPerHour: number;
   /** Rotate the join tokens when older than this; 0 never rotates. */
   readonly joinTokenMaxAgeDays: number;
+  /** The worker Auto Scaling group scale-nodes changes (CLOUD=aws). */
+  readonly workerAsgName: string | undefined;
+  readonly nodeScaleCooldownSeconds: number;
+  /** What `scale=up` / `scale=down` move by. */
+  readonly nodeScaleStep: number;
+  /** Our bounds on top of the group's own min/max; 0 means the group's. */
+  readonly nodesMin: number;
+  readonly nodesMax: number;
   readonly dryRun: boolean;
   readonly scaleCooldownSeconds: number;
   readonly updateAttempts: number;
@@ -140,6 +156,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   if (s.CLOUD === 'aws' && s.CLUSTER_TAG === undefined) {
     throw new SettingsError('invalid settings: CLUSTER_TAG must be set (key=value) when CLOUD is aws');
   }
+  if (s.NODES_MAX > 0 && s.NODES_MIN > s.NODES_MAX) {
+    throw new SettingsError('invalid settings: NODES_MIN must not be above NODES_MAX');
+  }
   if (s.DOCKER_TLS_VERIFY && s.DOCKER_CERT_PATH === undefined && s.SETTINGS_PREFIX === undefined) {
     throw new SettingsError('invalid settings: DOCKER_CERT_PATH must be set when DOCKER_TLS_VERIFY is on');
   }
@@ -161,6 +180,11 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
     maxDownShare: s.MAX_DOWN_SHARE,
     maxReplacementsPerHour: s.MAX_REPLACEMENTS_PER_HOUR,
     joinTokenMaxAgeDays: s.JOIN_TOKEN_MAX_AGE_DAYS,
+    workerAsgName: s.WORKER_ASG_NAME,
+    nodeScaleCooldownSeconds: s.NODE_SCALE_COOLDOWN_SECONDS,
+    nodeScaleStep: s.NODE_SCALE_STEP,
+    nodesMin: s.NODES_MIN,
+    nodesMax: s.NODES_MAX,
     dryRun: s.DRY_RUN,
     scaleCooldownSeconds: s.SCALE_COOLDOWN_SECONDS,
     updateAttempts: s.UPDATE_ATTEMPTS,

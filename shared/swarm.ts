@@ -13,6 +13,8 @@ export interface ServiceState {
   readonly replicas: number | undefined;
   /** Service labels (Spec.Labels), where the com.df.* settings and our cooldown live. */
   readonly labels: Readonly<Record<string, string>>;
+  /** When the service was last updated (a scale, a force update, a deploy). */
+  readonly updatedAt: Date;
   /** The full spec as read: an update must send all of it back. Opaque to the domain. */
   readonly spec: unknown;
 }
@@ -29,6 +31,84 @@ export interface SwarmServices {
   inspectService(nameOrId: string): Promise<ServiceState | undefined>;
   /** Throws VersionConflictError if the service changed since `state` was read. */
   updateService(state: ServiceState, change: ServiceChange): Promise<void>;
+  /** Every service, from one call. */
+  listServices(): Promise<ServiceState[]>;
+  /** `docker service update --force`: reschedules the tasks (spreads them onto new nodes). Versioned. */
+  forceUpdate(state: ServiceState): Promise<void>;
+}
+
+/** A task as the sweep and scale-in need it. */
+export interface TaskState {
+  readonly id: string;
+  readonly serviceId: string;
+  readonly nodeId: string;
+  readonly state: string;
+  readonly desiredState: string;
+}
+
+/** Task states in which a task still occupies its node. */
+export const ACTIVE_TASK_STATES: ReadonlySet<string> = new Set([
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+]);
+
+export interface SwarmTasks {
+  /** Every task the manager still lists (one call). */
+  listTasks(): Promise<TaskState[]>;
+}
+
+export function createSwarmTasks(docker: () => Promise<Docker>): SwarmTasks {
+  return {
+    async listTasks() {
+      try {
+        const raw = (await (await docker()).listTasks()) as Array<{
+          ID?: string;
+          ServiceID?: string;
+          NodeID?: string;
+          Status?: { State?: string };
+          DesiredState?: string;
+        }>;
+        return raw.map((t) => ({
+          id: t.ID ?? '',
+          serviceId: t.ServiceID ?? '',
+          nodeId: t.NodeID ?? '',
+          state: t.Status?.State ?? 'unknown',
+          desiredState: t.DesiredState ?? 'unknown',
+        }));
+      } catch (error) {
+        classifyDockerError(error, 'listing tasks');
+        return [];
+      }
+    },
+  };
+}
+
+interface RawService {
+  ID?: string;
+  Version?: { Index?: number };
+  UpdatedAt?: string;
+  Spec?: RawServiceSpec;
+}
+
+function toServiceState(raw: RawService): ServiceState {
+  const spec = raw.Spec ?? {};
+  const mode = spec.Mode?.Replicated ? 'replicated' : spec.Mode?.Global ? 'global' : 'other';
+  return {
+    id: raw.ID ?? '',
+    name: spec.Name ?? '',
+    version: raw.Version?.Index ?? 0,
+    mode,
+    replicas: spec.Mode?.Replicated?.Replicas,
+    labels: { ...(spec.Labels ?? {}) },
+    updatedAt: new Date(raw.UpdatedAt ?? 0),
+    spec,
+  };
 }
 
 interface RawServiceSpec {
@@ -42,26 +122,16 @@ interface RawServiceSpec {
 export function createSwarmServices(docker: () => Promise<Docker>): SwarmServices {
   return {
     async inspectService(nameOrId) {
-      let raw: { ID?: string; Version?: { Index?: number }; Spec?: RawServiceSpec };
+      let raw: RawService;
       try {
-        raw = (await (await docker()).getService(nameOrId).inspect()) as typeof raw;
+        raw = (await (await docker()).getService(nameOrId).inspect()) as RawService;
       } catch (error) {
         classifyDockerError(error, `reading service ${nameOrId}`);
         return undefined;
       }
-      const spec = raw.Spec ?? {};
       // Docker also resolves ID prefixes; an alert must name a service exactly.
-      if (spec.Name !== nameOrId && raw.ID !== nameOrId) return undefined;
-      const mode = spec.Mode?.Replicated ? 'replicated' : spec.Mode?.Global ? 'global' : 'other';
-      return {
-        id: raw.ID ?? nameOrId,
-        name: spec.Name ?? nameOrId,
-        version: raw.Version?.Index ?? 0,
-        mode,
-        replicas: spec.Mode?.Replicated?.Replicas,
-        labels: { ...(spec.Labels ?? {}) },
-        spec,
-      };
+      if (raw.Spec?.Name !== nameOrId && raw.ID !== nameOrId) return undefined;
+      return toServiceState(raw);
     },
 
     async updateService(state, change) {
@@ -78,6 +148,32 @@ export function createSwarmServices(docker: () => Promise<Docker>): SwarmService
       } catch (error) {
         // Removed since it was read: like any change, re-read and decide again.
         if (classifyDockerError(error, `updating service ${state.name}`) === 'not-found') {
+          throw new VersionConflictError(`service ${state.name} disappeared during the update`, {
+            cause: error,
+          });
+        }
+      }
+    },
+
+    async listServices() {
+      try {
+        return ((await (await docker()).listServices()) as RawService[]).map(toServiceState);
+      } catch (error) {
+        classifyDockerError(error, 'listing services');
+        return [];
+      }
+    },
+
+    async forceUpdate(state) {
+      const spec = state.spec as RawServiceSpec & { TaskTemplate?: { ForceUpdate?: number } };
+      const template = spec.TaskTemplate ?? {};
+      const body = { ...spec, TaskTemplate: { ...template, ForceUpdate: (template.ForceUpdate ?? 0) + 1 } };
+      try {
+        await (await docker())
+          .getService(state.id)
+          .update({ _query: { version: state.version }, _body: body });
+      } catch (error) {
+        if (classifyDockerError(error, `force-updating service ${state.name}`) === 'not-found') {
           throw new VersionConflictError(`service ${state.name} disappeared during the update`, {
             cause: error,
           });
@@ -102,6 +198,10 @@ export interface NodeState {
   readonly updatedAt: Date;
   /** dockerd `--label`s: the bootstrap writes `aws.instance-id` here. */
   readonly engineLabels: Readonly<Record<string, string>>;
+  /** Node labels (Spec.Labels): where a scale-in in progress is recorded. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** When the node joined the swarm. */
+  readonly createdAt: Date;
   readonly manager:
     | { readonly leader: boolean; readonly reachability: string; readonly addr: string }
     | undefined;
@@ -120,6 +220,11 @@ export interface SwarmNodes {
   listNodes(): Promise<NodeState[]>;
   /** Versioned: throws VersionConflictError if the node changed since it was read. */
   demoteNode(node: NodeState): Promise<void>;
+  /** Versioned node update: availability and/or node labels (undefined removes a label). */
+  updateNode(
+    node: NodeState,
+    change: { availability?: 'active' | 'drain'; labels?: Record<string, string | undefined> },
+  ): Promise<void>;
   /** `docker node rm --force`; 'not-found' when it is already gone. */
   removeNode(nodeId: string): Promise<'removed' | 'not-found'>;
   inspectSwarm(): Promise<SwarmInfo>;
@@ -134,6 +239,7 @@ interface RawNode {
   ID?: string;
   Version?: { Index?: number };
   UpdatedAt?: string;
+  CreatedAt?: string;
   Spec?: { Role?: string; Availability?: string; Labels?: Record<string, string>; [k: string]: unknown };
   Description?: { Hostname?: string; Engine?: { Labels?: Record<string, string> } };
   Status?: { State?: string; Addr?: string };
@@ -153,6 +259,8 @@ export function toNodeState(raw: RawNode): NodeState {
     address: raw.Status?.Addr ?? '',
     updatedAt: new Date(raw.UpdatedAt ?? 0),
     engineLabels: { ...(raw.Description?.Engine?.Labels ?? {}) },
+    labels: { ...(raw.Spec?.Labels ?? {}) },
+    createdAt: new Date(raw.CreatedAt ?? 0),
     manager: raw.ManagerStatus
       ? {
           leader: raw.ManagerStatus.Leader === true,
@@ -185,6 +293,23 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
       } catch (error) {
         if (classifyDockerError(error, `demoting node ${node.id}`) === 'not-found') {
           throw new VersionConflictError(`node ${node.id} disappeared during the demotion`, { cause: error });
+        }
+      }
+    },
+
+    async updateNode(node, change) {
+      const spec = node.spec as { Labels?: Record<string, string>; Availability?: string };
+      const labels: Record<string, string> = { ...(spec.Labels ?? {}) };
+      for (const [k, v] of Object.entries(change.labels ?? {})) {
+        if (v === undefined) delete labels[k];
+        else labels[k] = v;
+      }
+      const body = { ...spec, Labels: labels, Availability: change.availability ?? spec.Availability };
+      try {
+        await (await docker()).getNode(node.id).update({ _query: { version: node.version }, _body: body });
+      } catch (error) {
+        if (classifyDockerError(error, `updating node ${node.id}`) === 'not-found') {
+          throw new VersionConflictError(`node ${node.id} disappeared during the update`, { cause: error });
         }
       }
     },

@@ -200,7 +200,7 @@ export function decideReplacement(
 }
 
 export interface ReplaceNodeDeps {
-  swarm: SwarmNodes;
+  swarm: Pick<SwarmNodes, 'listNodes' | 'demoteNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;
   /** Undefined without AWS (on-prem, local): only the Swarm half is done. */
   cloud: CloudInstances | undefined;
   notifier: Notifier;

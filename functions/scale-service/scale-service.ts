@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logger';
 import { isSwarmObjectName, quote } from '../../shared/names';
 import { retryOnConflict } from '../../shared/retry';
 import type { ServiceState, SwarmServices } from '../../shared/swarm';
+import type { DistributiveOmit } from '../../shared/types';
 
 /** `up`/`down` move by the service's own step labels; a signed integer is that exact delta. */
 export type ScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };
@@ -237,7 +238,7 @@ export function readAlert(alert: AlertmanagerAlert, index: number, overrides: Ov
 }
 
 export interface ScaleServiceDeps {
-  swarm: SwarmServices;
+  swarm: Pick<SwarmServices, 'inspectService' | 'updateService'>;
   clock: { now(): Date };
   settings: { scaleCooldownSeconds: number; updateAttempts: number };
   /** For the retry backoff; tests pass fast ones. */
@@ -288,7 +289,6 @@ export async function scaleService(
 }
 
 type ServiceOutcome = DistributiveOmit<ScaleOutcome, 'alert'>;
-type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 async function decideAndApply(
   deps: ScaleServiceDeps,

@@ -45,7 +45,7 @@ export function rotationDue(
 }
 
 export interface SyncJoinTokensDeps {
-  swarm: SwarmNodes;
+  swarm: Pick<SwarmNodes, 'listNodes' | 'inspectSwarm' | 'updateSwarm'>;
   parameters: ParameterStore;
   notifier: Notifier;
   clock: { now(): Date };

@@ -1,5 +1,5 @@
 import { QuorumLostError, VersionConflictError } from '../../shared/errors';
-import type { NodeState, SwarmInfo, SwarmNodes } from '../../shared/swarm';
+import type { NodeState, SwarmInfo, SwarmNodes, TaskState } from '../../shared/swarm';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -12,6 +12,8 @@ export class FakeNodes implements SwarmNodes {
     tokens: { worker: 'SWMTKN-1-worker-aaaa', manager: 'SWMTKN-1-manager-bbbb' },
   };
   removed: string[] = [];
+  /** Tasks, for the functions that count them per node. */
+  tasks: TaskState[] = [];
   demoted: string[] = [];
   rotations = 0;
   noLeader = false;
@@ -33,6 +35,8 @@ export class FakeNodes implements SwarmNodes {
       address,
       updatedAt: options.updatedAt ?? new Date('2026-11-24T11:00:00Z'),
       engineLabels: options.engineLabels ?? {},
+      labels: {},
+      createdAt: new Date('2026-11-24T09:00:00Z'),
       manager:
         role === 'manager'
           ? {
@@ -50,6 +54,26 @@ export class FakeNodes implements SwarmNodes {
     const n = this.nodes.find((x) => x.hostname === hostname);
     if (!n) throw new Error(`no node ${hostname}`);
     return n;
+  }
+
+  /** Gives a node `count` running tasks of a service. */
+  run(hostname: string, count: number, serviceId = 'svc') {
+    const nodeId = this.node(hostname).id;
+    for (let i = 0; i < count; i++) {
+      this.tasks.push({
+        id: `t${this.tasks.length}`,
+        serviceId,
+        nodeId,
+        state: 'running',
+        desiredState: 'running',
+      });
+    }
+    return this;
+  }
+
+  async listTasks(): Promise<TaskState[]> {
+    await this.guard();
+    return this.tasks.map((t) => ({ ...t }));
   }
 
   private async guard() {
@@ -70,6 +94,23 @@ export class FakeNodes implements SwarmNodes {
     n.role = 'worker';
     n.manager = undefined;
     this.demoted.push(n.hostname);
+  }
+
+  async updateNode(
+    node: NodeState,
+    change: { availability?: 'active' | 'drain'; labels?: Record<string, string | undefined> },
+  ): Promise<void> {
+    await this.guard();
+    const n = this.nodes.find((x) => x.id === node.id);
+    if (!n || n.version !== node.version) throw new VersionConflictError('update out of sequence');
+    n.version++;
+    if (change.availability) n.availability = change.availability;
+    const labels = { ...n.labels };
+    for (const [k, v] of Object.entries(change.labels ?? {})) {
+      if (v === undefined) delete labels[k];
+      else labels[k] = v;
+    }
+    n.labels = labels;
   }
 
   async removeNode(nodeId: string): Promise<'removed' | 'not-found'> {

@@ -6,7 +6,7 @@ import type { ServiceChange, ServiceState, SwarmServices } from '../../shared/sw
  * version it read, and bumps it. Reads and writes yield to the event loop so that
  * concurrent callers really interleave.
  */
-export class FakeSwarm implements SwarmServices {
+export class FakeSwarm implements Pick<SwarmServices, 'inspectService' | 'updateService'> {
   readonly services = new Map<
     string,
     {
@@ -53,6 +53,7 @@ export class FakeSwarm implements SwarmServices {
       mode: s.mode,
       replicas: s.replicas,
       labels: { ...s.labels },
+      updatedAt: new Date(0),
       spec: { Name: nameOrId },
     };
   }

@@ -49,7 +49,16 @@ function deps(swarm: FakeSwarm, cooldown = 60) {
 }
 
 function state(replicas: number, labels: Record<string, string>): ServiceState {
-  return { id: 'x', name: 'web', version: 1, mode: 'replicated', replicas, labels, spec: {} };
+  return {
+    id: 'x',
+    name: 'web',
+    version: 1,
+    mode: 'replicated',
+    replicas,
+    labels,
+    updatedAt: new Date(0),
+    spec: {},
+  };
 }
 
 async function run(swarm: FakeSwarm, alerts: Parameters<typeof webhook>[0], dryRun = false) {

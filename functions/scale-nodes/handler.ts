@@ -1,0 +1,85 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { z } from 'zod';
+import { createWorkerGroup } from '../../shared/autoscaling';
+import { ValidationError } from '../../shared/errors';
+import { httpEdge, webhookPayload } from '../../shared/http';
+import type { Logger } from '../../shared/logger';
+import { createNotifier } from '../../shared/notifier';
+import { runtime } from '../../shared/runtime';
+import type { Settings } from '../../shared/settings';
+import { createSwarmNodes, createSwarmTasks } from '../../shared/swarm';
+import { type NodeScaleRequest, parseNodeScale, type ScaleNodesDeps, scaleNodes } from './scale-nodes';
+
+/** `?scale=` overrides the alerts' scale label (the Jenkins `aws-scale?scale=1` form). */
+const nodeQuery = z.looseObject({
+  scale: z
+    .string()
+    .refine((v) => parseNodeScale(v) !== undefined, 'must be up, down or a non-zero signed integer')
+    .optional(),
+  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+});
+
+export function readNodeQuery(query: Readonly<Record<string, string>>): {
+  override?: NodeScaleRequest;
+  dryRun: boolean;
+} {
+  const parsed = nodeQuery.safeParse(query);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `query parameter ${i.path.join('.')}: ${i.message}`);
+    throw new ValidationError(issues.join('; '), issues);
+  }
+  return {
+    override: parsed.data.scale === undefined ? undefined : parseNodeScale(parsed.data.scale),
+    dryRun: parsed.data.dryRun === 'true' || parsed.data.dryRun === '1',
+  };
+}
+
+export interface HandlerDeps extends ScaleNodesDeps {
+  settings: Settings;
+  logger: Logger;
+  tokens: () => Promise<readonly string[]>;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return httpEdge({
+    name: 'scale-nodes',
+    settings: deps.settings,
+    logger: deps.logger,
+    tokens: deps.tokens,
+    parse: webhookPayload(deps.settings),
+    handle: async (webhook, { query, log }) => {
+      const { override, dryRun } = readNodeQuery(query);
+      return scaleNodes(deps, { webhook, override, dryRun: deps.settings.dryRun || dryRun, log });
+    },
+  });
+}
+
+function defaultDeps(): HandlerDeps {
+  const rt = runtime();
+  const { settings } = rt;
+  let client: AutoScalingClient | undefined;
+  const group =
+    settings.cloud === 'aws' && settings.workerAsgName
+      ? createWorkerGroup(() => {
+          client ??= new AutoScalingClient({});
+          return client;
+        }, settings.workerAsgName)
+      : undefined;
+  return {
+    settings,
+    logger: rt.logger,
+    tokens: () => rt.secrets.webhookTokens(),
+    swarm: createSwarmNodes(() => rt.docker()),
+    tasks: createSwarmTasks(() => rt.docker()),
+    group,
+    notifier: createNotifier({
+      source: 'scale-nodes',
+      targets: () => rt.secrets.chatTargets(),
+      timeoutMs: settings.notifyTimeoutMs,
+      log: rt.logger.child({ function: 'scale-nodes' }),
+    }),
+    clock: { now: () => new Date() },
+  };
+}
+
+export const handler = makeHandler(defaultDeps());
