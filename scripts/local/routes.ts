@@ -25,6 +25,12 @@ export const routes: readonly LocalRoute[] = [
   },
   {
     method: 'POST',
+    path: '/alerts/scale-nodes',
+    function: 'scale-nodes',
+    load: () => import('../../functions/scale-nodes/handler'),
+  },
+  {
+    method: 'POST',
     path: '/alerts/replace-node',
     function: 'replace-node',
     load: () => import('../../functions/replace-node/handler'),

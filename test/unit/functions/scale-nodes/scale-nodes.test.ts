@@ -1,0 +1,263 @@
+import {
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  bounds,
+  decideNodeScale,
+  parseNodeScale,
+  type ScaleNodesDeps,
+  scaleNodes,
+} from '../../../../functions/scale-nodes/scale-nodes';
+import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
+import { createWorkerGroup, type GroupState } from '../../../../shared/autoscaling';
+import { createLogger } from '../../../../shared/logger';
+import { SCALE_IN_LABEL } from '../../../../shared/scale-in';
+import { fakeAutoScaling } from '../../../support/fake-autoscaling';
+import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
+import { fastRetry } from '../../../support/fake-swarm';
+
+const log = createLogger({ level: 'error', sink: () => {} });
+const settings = {
+  nodeScaleCooldownSeconds: 300,
+  nodeScaleStep: 1,
+  nodesMin: 0,
+  nodesMax: 0,
+  updateAttempts: 10,
+};
+let asg: ReturnType<typeof fakeAutoScaling> | undefined;
+afterEach(() => asg?.mock.restore());
+
+/** 1 manager + 3 workers, each worker an instance of the group; w1 busy, w2 idle, w3 a little busy. */
+function setup(group: Partial<{ min: number; max: number; desired: number }> = {}) {
+  const clock = { t: new Date('2026-11-24T12:00:00Z') };
+  const swarm = new FakeNodes()
+    .add('m1', { role: 'manager' })
+    .add('w1', { engineLabels: { 'aws.instance-id': 'i-00000000000000001' } })
+    .add('w2', { engineLabels: { 'aws.instance-id': 'i-00000000000000002' } })
+    .add('w3', { engineLabels: { 'aws.instance-id': 'i-00000000000000003' } })
+    .run('w1', 4)
+    .run('w3', 1)
+    .run('m1', 5);
+  asg = fakeAutoScaling(
+    {
+      name: 'workers',
+      min: group.min ?? 1,
+      max: group.max ?? 6,
+      desired: group.desired ?? 3,
+      instances: ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'],
+    },
+    () => clock.t,
+  );
+  const notifier = recordingNotifier();
+  const deps: ScaleNodesDeps = {
+    swarm,
+    tasks: swarm,
+    group: createWorkerGroup(asg.client, 'workers'),
+    notifier,
+    clock: { now: () => clock.t },
+    settings,
+    ...fastRetry,
+  };
+  return { swarm, deps, clock, notifier, asg };
+}
+
+function webhook(...labels: Array<Record<string, string>>): AlertmanagerWebhook {
+  return {
+    version: '4',
+    groupKey: 'g',
+    status: 'firing',
+    receiver: 'scale-nodes',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: '',
+    alerts: labels.map((l, i) => ({ status: 'firing', labels: l, annotations: {}, fingerprint: `n${i}` })),
+  };
+}
+
+const run = (deps: ScaleNodesDeps, ...labels: Array<Record<string, string>>) =>
+  scaleNodes(deps, { webhook: webhook(...labels), override: undefined, dryRun: false, log });
+
+describe('parseNodeScale and bounds', () => {
+  it('reads up, down and signed integers', () => {
+    expect(parseNodeScale('up')).toEqual({ kind: 'step', direction: 'up' });
+    expect(parseNodeScale('-2')).toEqual({ kind: 'delta', delta: -2 });
+    for (const bad of ['0', 'more', '1e2', '9999', '']) expect(parseNodeScale(bad)).toBeUndefined();
+  });
+
+  it('never goes outside the group bounds narrowed by the settings', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: -30, max: 30 }).filter((d) => d !== 0),
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: 0, max: 20 }),
+        (a, b, delta, nodesMin, nodesMax) => {
+          const group: GroupState = {
+            name: 'g',
+            min: Math.min(a, b),
+            max: Math.max(a, b),
+            desired: Math.min(a, b),
+            instances: [],
+            lastActivityAt: undefined,
+          };
+          const s = { ...settings, nodesMin, nodesMax };
+          const { min, max } = bounds(group, s);
+          fc.pre(min <= max);
+          const d = decideNodeScale({ group, nodes: [], tasks: [], delta, now: new Date(), settings: s });
+          if (d.kind === 'scale-out') {
+            expect(d.to).toBeLessThanOrEqual(max);
+            expect(d.to).toBeGreaterThan(d.from);
+          }
+          if (d.kind === 'scale-in') expect(d.to).toBeGreaterThanOrEqual(min);
+        },
+      ),
+    );
+  });
+});
+
+describe('scaleNodes (Auto Scaling mocked at the SDK boundary)', () => {
+  it('scales out by the step and then refuses during the cooldown read from the group', async () => {
+    const { deps, asg: a, clock } = setup();
+    expect((await run(deps, { type: 'node', scale: 'up' })).outcomes).toEqual([
+      { kind: 'scaled', alert: 'n0', group: 'workers', from: 3, to: 4 },
+    ]);
+    expect(a?.group.desired).toBe(4);
+    expect((await run(deps, { type: 'node', scale: 'up' })).outcomes[0]).toMatchObject({
+      reason: 'cooldown',
+    });
+    clock.t = new Date(clock.t.getTime() + 301_000);
+    expect((await run(deps, { scale: '+5' })).outcomes[0]).toMatchObject({ kind: 'scaled', from: 4, to: 6 });
+    clock.t = new Date(clock.t.getTime() + 301_000);
+    expect((await run(deps, { scale: 'up' })).outcomes[0]).toMatchObject({ reason: 'at-max' });
+  });
+
+  it('converges on one step when the same scale-out arrives concurrently', async () => {
+    const { deps, asg: a } = setup();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => run(deps, { type: 'node', scale: 'up' })),
+    );
+    expect(a?.group.desired).toBe(4);
+    for (const r of results) expect(r.outcomes[0]).toMatchObject({ to: 4 });
+  });
+
+  it('drains the least-loaded worker, and terminates it only once it runs no task', async () => {
+    const { deps, swarm, asg: a, clock } = setup();
+    swarm.run('w2', 2); // now w3 (1 task) is the least loaded
+    const first = await run(deps, { type: 'node', scale: 'down' });
+    expect(first.outcomes[0]).toMatchObject({ kind: 'draining', from: 3, to: 2, nodes: ['w3'] });
+    expect(swarm.node('w3')).toMatchObject({ availability: 'drain' });
+    expect(swarm.node('w3').labels[SCALE_IN_LABEL]).toBe(clock.t.toISOString());
+    expect(a?.terminated).toEqual([]);
+    expect(first.scaleIns).toEqual([expect.objectContaining({ kind: 'draining', hostname: 'w3', tasks: 1 })]);
+
+    // Another scale-in waits for this one.
+    expect((await run(deps, { scale: 'down' })).outcomes[0]).toMatchObject({ reason: 'scale-in-pending' });
+
+    // The task moved away: the next call completes the scale-in, once.
+    swarm.tasks = swarm.tasks.filter((t) => t.nodeId !== swarm.node('w3').id);
+    const second = await run(deps, { scale: 'down' });
+    expect(second.scaleIns).toEqual([
+      expect.objectContaining({ kind: 'scaled-in', hostname: 'w3', instance: 'i-00000000000000003' }),
+    ]);
+    expect(a?.terminated).toEqual(['i-00000000000000003']);
+    expect(a?.group.desired).toBe(2);
+    expect(swarm.removed).toEqual(['w3']);
+    expect(second.outcomes[0]).toMatchObject({ reason: 'cooldown' });
+  });
+
+  it('terminates an idle worker right away, never a manager', async () => {
+    const { deps, swarm, asg: a } = setup();
+    const result = await run(deps, { scale: '-1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'draining', nodes: ['w2'] });
+    expect(result.scaleIns[0]).toMatchObject({ kind: 'scaled-in', hostname: 'w2' });
+    expect(a?.terminated).toEqual(['i-00000000000000002']);
+    expect(swarm.node('m1').availability).toBe('active');
+  });
+
+  it('drains and terminates once when the same scale-in arrives concurrently', async () => {
+    const { deps, swarm, asg: a } = setup();
+    const results = await Promise.all(Array.from({ length: 6 }, () => run(deps, { scale: 'down' })));
+    const kinds = results.map((r) => r.outcomes[0]?.kind === 'draining');
+    expect(kinds.filter(Boolean)).toHaveLength(1);
+    expect(a?.mock.commandCalls(TerminateInstanceInAutoScalingGroupCommand)).toHaveLength(1);
+    expect(swarm.removed).toEqual(['w2']);
+    expect(a?.group.desired).toBe(2);
+  });
+
+  it('refuses at the minimum and when no worker can be drained', async () => {
+    const atMin = setup({ min: 3 });
+    expect((await run(atMin.deps, { scale: 'down' })).outcomes[0]).toMatchObject({ reason: 'at-min' });
+    const none = setup();
+    for (const n of none.swarm.nodes) n.engineLabels = {};
+    expect((await run(none.deps, { scale: 'down' })).outcomes[0]).toMatchObject({ reason: 'no-candidate' });
+    expect(none.asg?.mock.commandCalls(SetDesiredCapacityCommand)).toHaveLength(0);
+  });
+
+  it('skips conflicting alerts, ignores resolved, non-node and malformed ones', async () => {
+    const { deps, asg: a } = setup();
+    const result = await run(deps, { scale: 'up' }, { scale: 'down' });
+    expect(result.outcomes.map((o) => ('reason' in o ? o.reason : o.kind))).toEqual([
+      'conflicting-alerts',
+      'conflicting-alerts',
+    ]);
+    const odd = await scaleNodes(deps, {
+      webhook: {
+        ...webhook({ type: 'service', scale: 'up' }, { scale: 'lots' }, {}),
+        alerts: [
+          ...webhook({ type: 'service', scale: 'up' }, { scale: 'lots' }, {}).alerts,
+          { status: 'resolved', labels: { scale: 'up' }, annotations: {} },
+        ],
+      },
+      override: undefined,
+      dryRun: false,
+      log,
+    });
+    expect(odd.outcomes.map((o) => ('reason' in o ? o.reason : o.kind))).toEqual([
+      'not-node-alert',
+      'invalid-scale-label',
+      'no-scale-label',
+      'resolved',
+    ]);
+    expect(a?.group.desired).toBe(3);
+  });
+
+  it('plans without acting on a dry run', async () => {
+    const { deps, swarm, asg: a } = setup();
+    const result = await scaleNodes(deps, {
+      webhook: webhook({ scale: 'down' }),
+      override: undefined,
+      dryRun: true,
+      log,
+    });
+    expect(result.outcomes[0]).toMatchObject({
+      reason: 'dry-run',
+      detail: expect.stringContaining('drain w2'),
+    });
+    expect(swarm.node('w2').availability).toBe('active');
+    expect(a?.group.desired).toBe(3);
+  });
+
+  it('says plainly that nothing can be scaled without a group', async () => {
+    const { deps } = setup();
+    const result = await run({ ...deps, group: undefined }, { scale: 'up' });
+    expect(result.outcomes[0]).toMatchObject({
+      reason: 'no-cloud',
+      detail: expect.stringContaining('WORKER_ASG_NAME'),
+    });
+  });
+
+  it('fails retryably on Auto Scaling throttling or access denied, changing nothing', async () => {
+    const { deps, swarm, asg: a } = setup();
+    if (a) a.hooks.fail = Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
+    await expect(run(deps, { scale: 'down' })).rejects.toMatchObject({
+      name: 'DependencyUnavailableError',
+      retryable: true,
+    });
+    expect(swarm.node('w2').availability).toBe('active');
+  });
+});
