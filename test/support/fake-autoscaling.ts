@@ -22,7 +22,11 @@ export function fakeAutoScaling(
     lastActivity: undefined as Date | undefined,
   };
   const terminated: string[] = [];
-  const hooks: { fail?: Error; onSetDesired?: (n: number) => void } = {};
+  const hooks: {
+    fail?: Error;
+    onSetDesired?: (n: number) => void;
+    onTerminate?: (id: string) => Promise<void>;
+  } = {};
   const guard = () => {
     if (hooks.fail) throw hooks.fail;
   };
@@ -68,6 +72,7 @@ export function fakeAutoScaling(
         },
       );
     }
+    await hooks.onTerminate?.(id);
     group.instances = group.instances.filter((i) => i !== id);
     group.desired -= 1;
     group.lastActivity = clock();
