@@ -6,6 +6,7 @@ import {
   TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
+import { recordAwsCall } from './aws-ledger';
 
 /**
  * The worker Auto Scaling group mocked at the SDK boundary, with its state: capacity,
@@ -27,11 +28,16 @@ export function fakeAutoScaling(
     onSetDesired?: (n: number) => void;
     onTerminate?: (id: string) => Promise<void>;
   } = {};
-  const guard = () => {
+  const guard = (action: string) => {
+    const groupAction = action === 'SetDesiredCapacity' || action === 'TerminateInstanceInAutoScalingGroup';
+    recordAwsCall({
+      action: `autoscaling:${action}`,
+      resource: groupAction ? { kind: 'worker-group' } : { kind: 'any' },
+    });
     if (hooks.fail) throw hooks.fail;
   };
   mock.on(DescribeAutoScalingGroupsCommand).callsFake(async () => {
-    guard();
+    guard('DescribeAutoScalingGroups');
     return {
       AutoScalingGroups: [
         {
@@ -45,11 +51,11 @@ export function fakeAutoScaling(
     };
   });
   mock.on(DescribeScalingActivitiesCommand).callsFake(async () => {
-    guard();
+    guard('DescribeScalingActivities');
     return { Activities: group.lastActivity ? [{ StartTime: group.lastActivity }] : [] };
   });
   mock.on(SetDesiredCapacityCommand).callsFake(async (input: { DesiredCapacity?: number }) => {
-    guard();
+    guard('SetDesiredCapacity');
     const n = input.DesiredCapacity ?? 0;
     if (n < group.min || n > group.max) {
       throw Object.assign(new Error('New SetDesiredCapacity value is outside the bounds'), {
@@ -62,7 +68,7 @@ export function fakeAutoScaling(
     return {};
   });
   mock.on(TerminateInstanceInAutoScalingGroupCommand).callsFake(async (input: { InstanceId?: string }) => {
-    guard();
+    guard('TerminateInstanceInAutoScalingGroup');
     const id = input.InstanceId ?? '';
     if (!group.instances.includes(id)) {
       throw Object.assign(

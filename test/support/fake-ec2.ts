@@ -6,6 +6,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
+import { recordAwsCall } from './aws-ledger';
 
 export interface FakeInstance {
   id: string;
@@ -35,7 +36,12 @@ export function fakeEc2(instances: FakeInstance[]) {
     return true;
   };
 
+  const clusterTagged = (id: string) =>
+    Object.entries(instances.find((i) => i.id === id)?.tags ?? {}).some(
+      ([k]) => k === 'swarm-reflex:cluster',
+    );
   mock.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => {
+    recordAwsCall({ action: 'ec2:DescribeInstances', resource: { kind: 'any' } });
     if (hooks.fail) throw hooks.fail;
     if (input.InstanceIds?.some((id) => !instances.find((i) => i.id === id))) {
       throw Object.assign(new Error('The instance ID does not exist'), {
@@ -59,6 +65,13 @@ export function fakeEc2(instances: FakeInstance[]) {
   mock
     .on(CreateTagsCommand)
     .callsFake(async (input: { Resources?: string[]; Tags?: Array<{ Key?: string; Value?: string }> }) => {
+      for (const id of input.Resources ?? []) {
+        recordAwsCall({
+          action: 'ec2:CreateTags',
+          resource: { kind: 'instance', clusterTagged: clusterTagged(id) },
+          context: { 'aws:TagKeys': (input.Tags ?? []).map((t) => t.Key ?? '') },
+        });
+      }
       if (hooks.fail) throw hooks.fail;
       for (const id of input.Resources ?? []) {
         const i = instances.find((x) => x.id === id);
@@ -67,6 +80,12 @@ export function fakeEc2(instances: FakeInstance[]) {
       return {};
     });
   mock.on(TerminateInstancesCommand).callsFake(async (input: { InstanceIds?: string[] }) => {
+    for (const id of input.InstanceIds ?? []) {
+      recordAwsCall({
+        action: 'ec2:TerminateInstances',
+        resource: { kind: 'instance', clusterTagged: clusterTagged(id) },
+      });
+    }
     if (hooks.fail) throw hooks.fail;
     for (const id of input.InstanceIds ?? []) {
       const i = instances.find((x) => x.id === id);

@@ -1,5 +1,6 @@
 import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { recordAwsCall, relativeParameter } from './aws-ledger';
 
 /** SSM Parameter Store mocked at the SDK boundary, with the parameters kept in a map. */
 export function fakeSsm(clock: () => Date = () => new Date()) {
@@ -7,6 +8,12 @@ export function fakeSsm(clock: () => Date = () => new Date()) {
   const store = new Map<string, { value: string; type: string; modified: Date }>();
   const hooks: { fail?: Error } = {};
   mock.on(GetParametersCommand).callsFake(async (input: { Names?: string[] }) => {
+    for (const name of input.Names ?? []) {
+      recordAwsCall({
+        action: 'ssm:GetParameters',
+        resource: { kind: 'ssm-parameter', relative: relativeParameter(name) },
+      });
+    }
     if (hooks.fail) throw hooks.fail;
     const names = input.Names ?? [];
     return {
@@ -22,6 +29,10 @@ export function fakeSsm(clock: () => Date = () => new Date()) {
     };
   });
   mock.on(PutParameterCommand).callsFake(async (input: { Name?: string; Value?: string; Type?: string }) => {
+    recordAwsCall({
+      action: 'ssm:PutParameter',
+      resource: { kind: 'ssm-parameter', relative: relativeParameter(input.Name ?? '') },
+    });
     if (hooks.fail) throw hooks.fail;
     if (input.Name && input.Value !== undefined)
       store.set(input.Name, { value: input.Value, type: input.Type ?? 'String', modified: clock() });

@@ -2,9 +2,19 @@ import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSecrets } from '../../../shared/secrets';
+import { recordAwsCall, relativeParameter } from '../../support/aws-ledger';
 
 const ssmMock = mockClient(SSMClient);
-afterEach(() => ssmMock.reset());
+afterEach(() => {
+  // Every function's runtime reads its secrets this way: its calls speak for all of them.
+  for (const call of ssmMock.commandCalls(GetParametersByPathCommand)) {
+    recordAwsCall({
+      action: 'ssm:GetParametersByPath',
+      resource: { kind: 'ssm-parameter', relative: relativeParameter(call.args[0].input.Path ?? '') },
+    });
+  }
+  ssmMock.reset();
+});
 
 function secrets(prefix: string | undefined, clock: { t: number }) {
   return createSecrets({
