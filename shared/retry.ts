@@ -1,38 +1,59 @@
-import { VersionConflictError } from './errors';
+import { DependencyUnavailableError, QuorumLostError, VersionConflictError } from './errors';
 
 export interface RetryOptions {
+  /** How many times a lost version race is decided again. */
   attempts: number;
+  /** How many times a dependency that did not answer (Docker, AWS) is tried again. */
+  transientAttempts?: number;
+  /** No new try starts after this long: the function must answer within its Lambda timeout. */
+  deadlineMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  baseMs?: number;
-  capMs?: number;
+  now?: () => number;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Optimistic concurrency: runs `attempt` (read, decide, write) again when the write lost a
- * race (VersionConflictError), up to `attempts` times, with full-jitter exponential backoff
- * so that concurrent deliveries spread out instead of colliding again. Gives up with the
- * last conflict, which maps to 503: Alertmanager then retries, which is safe.
+ * Runs `attempt` (read, decide, write) again when it can succeed on a second try:
+ * - the write lost a race (VersionConflictError): at once, with a short full-jitter wait so
+ *   that concurrent deliveries spread out, up to `attempts` times;
+ * - Docker or AWS did not answer or answered an error (DependencyUnavailableError): after an
+ *   exponential full-jitter backoff, up to `transientAttempts` times and never past the
+ *   deadline. A lost quorum is not transient and is not retried.
+ * Each attempt reads again and decides again, so a retry resumes rather than repeats. When
+ * it gives up, the last error goes out and maps to 503: Alertmanager retries, which is safe.
  */
-export async function retryOnConflict<T>(
-  options: RetryOptions,
-  attempt: (n: number) => Promise<T>,
-): Promise<T> {
+export async function retryAttempt<T>(options: RetryOptions, attempt: (n: number) => Promise<T>): Promise<T> {
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
-  const base = options.baseMs ?? 25;
-  const cap = options.capMs ?? 1_000;
-  let last: unknown;
-  for (let n = 1; n <= options.attempts; n++) {
+  const now = options.now ?? Date.now;
+  const deadline = now() + (options.deadlineMs ?? 10_000);
+  const transientAttempts = options.transientAttempts ?? 3;
+  let conflicts = 0;
+  let transients = 0;
+  for (let n = 1; ; n++) {
     try {
       return await attempt(n);
     } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-      last = error;
-      if (n < options.attempts) await sleep(Math.floor(random() * Math.min(cap, base * 2 ** n)));
+      let wait: number;
+      if (error instanceof VersionConflictError) {
+        conflicts++;
+        if (conflicts >= options.attempts) {
+          throw new VersionConflictError(`gave up after ${options.attempts} conflicting updates`, {
+            cause: error,
+          });
+        }
+        wait = Math.floor(random() * Math.min(1_000, 25 * 2 ** conflicts));
+      } else if (error instanceof DependencyUnavailableError && !(error instanceof QuorumLostError)) {
+        transients++;
+        if (transients > transientAttempts) throw error;
+        wait = Math.floor(random() * Math.min(2_000, 200 * 2 ** transients));
+        if (now() + wait > deadline) throw error;
+      } else {
+        throw error;
+      }
+      await sleep(wait);
     }
   }
-  throw new VersionConflictError(`gave up after ${options.attempts} conflicting updates`, { cause: last });
 }

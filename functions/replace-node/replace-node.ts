@@ -8,7 +8,7 @@ import { DependencyUnavailableError, QuorumLostError } from '../../shared/errors
 import type { Logger } from '../../shared/logger';
 import { quote } from '../../shared/names';
 import type { Notice, Notifier } from '../../shared/notifier';
-import { retryOnConflict } from '../../shared/retry';
+import { retryAttempt } from '../../shared/retry';
 import type { NodeState, SwarmNodes } from '../../shared/swarm';
 
 /** What an alert (or a direct invocation) names: a Swarm node, an EC2 instance, or an address. */
@@ -247,9 +247,11 @@ async function replaceOne(
 ): Promise<ReplaceOutcome> {
   const name = describeTarget(target);
   try {
-    return await retryOnConflict(
+    // What this invocation already did, so that its own retry resumes without waiting.
+    const memo: Memo = { removed: new Set() };
+    return await retryAttempt(
       { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
-      () => attempt(deps, target, dryRun, log),
+      () => attempt(deps, target, dryRun, log, memo),
     );
   } catch (error) {
     // A manager that lost quorum often times out rather than saying so: ask it plainly.
@@ -266,11 +268,16 @@ async function replaceOne(
   }
 }
 
+interface Memo {
+  removed: Set<string>;
+}
+
 async function attempt(
   deps: ReplaceNodeDeps,
   target: Target,
   dryRun: boolean,
   log: Logger,
+  memo: Memo,
 ): Promise<ReplaceOutcome> {
   const name = describeTarget(target);
   const now = deps.clock.now();
@@ -286,7 +293,7 @@ async function attempt(
     await notifyRefusal(deps, name, outcome.detail, 'warning');
     return outcome;
   }
-  if (!node) return resume(deps, target, name, now, log);
+  if (!node) return resume(deps, target, name, now, log, memo);
 
   // The instance behind the node, and whether it is ours to terminate.
   let instance: InstanceInfo | undefined;
@@ -355,6 +362,7 @@ async function attempt(
       detail: 'another delivery is replacing this node',
     };
   }
+  memo.removed.add(node.id);
   steps.push(`removed ${node.hostname}`);
   await announce(
     deps,
@@ -394,6 +402,7 @@ async function resume(
   name: string,
   now: Date,
   log: Logger,
+  memo: Memo,
 ): Promise<ReplaceOutcome> {
   if (!deps.cloud)
     return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
@@ -424,7 +433,9 @@ async function resume(
   }
   const instance = live[0] as InstanceInfo;
   const since = Date.parse(instance.tags[REPLACING_SINCE_TAG] ?? '');
-  if (!Number.isNaN(since) && now.getTime() - since < RESUME_AFTER_MS) {
+  // Another caller's replacement is given a minute to finish; our own is resumed at once.
+  const removedByUs = memo.removed.has(instance.tags[REPLACING_NODE_TAG] ?? '');
+  if (!removedByUs && !Number.isNaN(since) && now.getTime() - since < RESUME_AFTER_MS) {
     return {
       kind: 'skipped',
       target: name,

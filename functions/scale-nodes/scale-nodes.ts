@@ -3,7 +3,7 @@ import type { GroupState, WorkerGroup } from '../../shared/autoscaling';
 import type { Logger } from '../../shared/logger';
 import { quote } from '../../shared/names';
 import type { Notifier } from '../../shared/notifier';
-import { retryOnConflict } from '../../shared/retry';
+import { retryAttempt } from '../../shared/retry';
 import {
   activeTasksByNode,
   completeScaleIns,
@@ -242,7 +242,7 @@ export async function scaleNodes(
   // Finish what an earlier scale-in started before deciding anew.
   const scaleIns = input.dryRun ? [] : await completeScaleIns({ ...deps, group }, input.log);
 
-  const outcome = await retryOnConflict(
+  const outcome = await retryAttempt(
     { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
     async (): Promise<DistributiveOmit<NodeScaleOutcome, 'alert'>> => {
       const [state, nodes, tasks] = await Promise.all([

@@ -1,7 +1,7 @@
 import { type AlertmanagerAlert, type AlertmanagerWebhook, alertRef } from '../../shared/alertmanager';
 import type { Logger } from '../../shared/logger';
 import { isSwarmObjectName, quote } from '../../shared/names';
-import { retryOnConflict } from '../../shared/retry';
+import { retryAttempt } from '../../shared/retry';
 import type { ServiceState, SwarmServices } from '../../shared/swarm';
 import type { DistributiveOmit } from '../../shared/types';
 
@@ -307,7 +307,7 @@ async function decideAndApply(
       detail: 'alerts in this request ask to scale both up and down',
     };
   }
-  return retryOnConflict(
+  return retryAttempt(
     { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
     async (): Promise<ServiceOutcome> => {
       const state = await deps.swarm.inspectService(service);

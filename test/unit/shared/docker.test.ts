@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyDockerError } from '../../../shared/docker';
-import { DependencyUnavailableError, VersionConflictError } from '../../../shared/errors';
-import { retryOnConflict } from '../../../shared/retry';
+import { DependencyUnavailableError, QuorumLostError, VersionConflictError } from '../../../shared/errors';
+import { retryAttempt } from '../../../shared/retry';
 
 describe('classifyDockerError', () => {
   it('maps Docker answers to our errors', () => {
@@ -25,12 +25,12 @@ describe('classifyDockerError', () => {
   });
 });
 
-describe('retryOnConflict', () => {
+describe('retryAttempt', () => {
   it('retries conflicts with growing jittered waits, then gives up retryably', async () => {
     const waits: number[] = [];
     let calls = 0;
     await expect(
-      retryOnConflict(
+      retryAttempt(
         { attempts: 4, sleep: async (ms) => void waits.push(ms), random: () => 0.99 },
         async () => {
           calls++;
@@ -45,11 +45,65 @@ describe('retryOnConflict', () => {
   it('does not retry other errors', async () => {
     let calls = 0;
     await expect(
-      retryOnConflict({ attempts: 4 }, async () => {
+      retryAttempt({ attempts: 4 }, async () => {
         calls++;
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
+    expect(calls).toBe(1);
+  });
+
+  it('retries an unreachable dependency with backoff, a bounded number of times', async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const result = await retryAttempt(
+      { attempts: 5, sleep: async (ms) => void waits.push(ms), random: () => 0.5 },
+      async () => {
+        calls++;
+        if (calls < 3) throw new DependencyUnavailableError('docker', 'ECONNRESET');
+        return 'done';
+      },
+    );
+    expect(result).toBe('done');
+    expect(waits).toEqual([200, 400]);
+    calls = 0;
+    await expect(
+      retryAttempt({ attempts: 5, transientAttempts: 2, sleep: async () => {} }, async () => {
+        calls++;
+        throw new DependencyUnavailableError('aws', 'Throttling');
+      }),
+    ).rejects.toMatchObject({ dependency: 'aws' });
+    expect(calls).toBe(3);
+  });
+
+  it('stops retrying at the deadline, and never retries a lost quorum', async () => {
+    let t = 0;
+    let calls = 0;
+    await expect(
+      retryAttempt(
+        {
+          attempts: 5,
+          transientAttempts: 10,
+          deadlineMs: 1_000,
+          now: () => t,
+          random: () => 1,
+          sleep: async (ms) => void (t += ms),
+        },
+        async () => {
+          calls++;
+          throw new DependencyUnavailableError('docker', 'timeout');
+        },
+      ),
+    ).rejects.toThrow('timeout');
+    expect(t).toBeLessThanOrEqual(1_000);
+    expect(calls).toBeLessThan(10);
+    calls = 0;
+    await expect(
+      retryAttempt({ attempts: 5, sleep: async () => {} }, async () => {
+        calls++;
+        throw new QuorumLostError('no leader');
+      }),
+    ).rejects.toBeInstanceOf(QuorumLostError);
     expect(calls).toBe(1);
   });
 });

@@ -285,6 +285,27 @@ describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
     expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
   });
 
+  it('rides out a passing EC2 error within the same delivery and terminates once', async () => {
+    const { swarm, instances } = cluster6();
+    const cloud = cloudFor(instances);
+    const original = cloud.terminateInstance;
+    let failures = 1;
+    cloud.terminateInstance = async (id) => {
+      if (failures-- > 0) {
+        const { awsUnavailable } = await import('../../../../shared/aws');
+        throw awsUnavailable(
+          Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' }),
+          'terminating',
+        );
+      }
+      return original(id);
+    };
+    const result = await replace(deps(swarm, cloud), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', instance: 'i-0000000000000a001' });
+    expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
+    expect(swarm.removed).toEqual(['w1']);
+  });
+
   it('refuses an instance without the cluster tag and touches nothing', async () => {
     const { swarm, instances } = cluster6();
     delete instances[0]?.tags[cluster.key];
