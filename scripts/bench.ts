@@ -1,13 +1,24 @@
 /**
- * `npm run bench`: warm latency of one alert through the scale-service handler (auth,
- * parse, validate, one inspect, decide, one versioned update) against a real local swarm,
- * beside the floor measured in the same run: a bare dockerode inspect + update of the same
- * service making the same change. Iterations alternate between the two so that drift in
- * the daemon affects both alike. Prints a table and writes it to bench-results/.
+ * `npm run bench`: figures, each beside a baseline measured in the same run, on a private
+ * local swarm (the test harness). Prints one table and writes it to bench-results/latest.txt.
+ *
+ *  1. warm latency of one alert through the scale-service handler (auth, parse, validate,
+ *     one inspect, decide, one versioned update) vs a bare dockerode inspect + update of the
+ *     same kind; iterations alternate so drift in the daemon affects both alike;
+ *  2. one webhook of 1,000 alerts over 50 services vs 50 bare inspect + update pairs (same
+ *     concurrency), with the Docker API calls made per service;
+ *  3. each function's bundle (built as serverless.yml builds it) and its cold start — a
+ *     fresh Node process loads the bundle and handles one event — vs an empty handler
+ *     bundled the same way.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
+import { build } from 'esbuild';
+import { parse } from 'yaml';
 import { createLogger } from '../shared/logger';
 import { parseSettings } from '../shared/settings';
 import { createSwarmServices } from '../shared/swarm';
@@ -15,19 +26,43 @@ import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/ha
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
 const WARMUP = 20;
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const TOKEN = 'bench-token-0123456789abcdef';
+const ROOT = resolve(import.meta.dirname, '..');
+const OUT = join(ROOT, '.tmp', 'bench-bundles');
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
-
 function summary(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    mean: samples.reduce((a, b) => a + b, 0) / samples.length,
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+const ms = (n: number) => n.toFixed(2).padStart(9);
+const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`.padStart(9);
+
+/** Counts the Docker API requests a client makes, by method and path. */
+function countRequests(docker: Docker): Map<string, number> {
+  const counts = new Map<string, number>();
+  const modem = docker.modem as unknown as {
+    dial: (options: { method: string; path: string }, cb: unknown) => unknown;
   };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (options, cb) => {
+    const key = `${options.method} ${options.path.split('?')[0]?.replace(/\/services\/[^/]+/, '/services/:id')}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return dial(options, cb);
+  };
+  return counts;
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
 }
 
 async function main() {
@@ -35,99 +70,230 @@ async function main() {
   if (reason)
     throw new Error(`the benchmark runs on a private local swarm, which cannot start here: ${reason}`);
   let swarm: TestSwarm | undefined;
+  const rows: string[] = [];
   try {
     swarm = await startSwarm({ managers: 1, label: 'bench' });
-    const docker: Docker = swarm.docker();
-    await swarm.createService({
-      name: 'bench',
-      replicas: 1,
-      labels: { 'com.df.scaleMax': '2', 'com.df.scaleMin': '1' },
-    });
-    await swarm.createService({
-      name: 'floor',
-      replicas: 1,
-      labels: { 'com.df.scaleMax': '2', 'com.df.scaleMin': '1' },
-    });
-
-    const env = { WEBHOOK_TOKENS: TOKEN, DOCKER_HOST: swarm.manager.dockerHost };
+    const env = { WEBHOOK_TOKENS: TOKEN, DOCKER_HOST: swarm.manager.dockerHost, LOG_LEVEL: 'error' };
     // The handler module validates the environment when loaded, as at a Lambda cold start.
     Object.assign(process.env, env);
     const { makeHandler } = await import('../functions/scale-service/handler');
     const settings = parseSettings(env);
+    const docker = swarm.docker();
+    const silent = createLogger({ level: 'error', sink: () => {} });
     // The clock jumps past the cooldown between calls, so every call really scales.
     let t = Date.now();
-    const handler = makeHandler({
-      settings,
-      logger: createLogger({ level: 'error', sink: () => {} }),
-      tokens: async () => settings.webhookTokens,
-      swarm: createSwarmServices(async () => docker),
-      clock: {
-        now: () => {
-          t += 600_000;
-          return new Date(t);
-        },
+    const clock = {
+      now: () => {
+        t += 600_000;
+        return new Date(t);
       },
-    });
-    const eventFor = (scale: 'up' | 'down') => ({
+    };
+    const handlerFor = (client: Docker) =>
+      makeHandler({
+        settings,
+        logger: silent,
+        tokens: async () => settings.webhookTokens,
+        swarm: createSwarmServices(async () => client),
+        clock,
+      });
+    const event = (alerts: Array<Record<string, string>>) => ({
       version: '2.0',
       headers: { authorization: `Bearer ${TOKEN}` },
       requestContext: { http: { method: 'POST' } },
       body: JSON.stringify({
         version: '4',
         status: 'firing',
-        alerts: [
-          { status: 'firing', labels: { alertname: 'Bench', service: 'bench', scale }, fingerprint: 'b1' },
-        ],
+        alerts: alerts.map((labels) => ({ status: 'firing', labels })),
       }),
     });
-
-    let floorReplicas = 1;
-    const floorOnce = async () => {
-      const service = docker.getService('floor');
-      const raw = (await service.inspect()) as { Version: { Index: number }; Spec: Record<string, unknown> };
-      floorReplicas = floorReplicas === 1 ? 2 : 1;
+    // Tasks of these services can never be placed: the figures measure the API, not container starts.
+    const create = (name: string) =>
+      docker.createService({
+        Name: name,
+        Labels: { 'com.df.scaleMax': '10000', 'com.df.scaleMin': '0' },
+        TaskTemplate: {
+          ContainerSpec: { Image: 'local/busybox:1', Command: ['sleep', '3600'] },
+          Placement: { Constraints: ['node.labels.bench==never'] },
+        },
+        Mode: { Replicated: { Replicas: 1 } },
+      });
+    const bareStep = async (name: string) => {
+      const service = docker.getService(name);
+      const raw = (await service.inspect()) as {
+        Version: { Index: number };
+        Spec: { Mode: { Replicated: { Replicas: number } } };
+      };
       await service.update({
         _query: { version: raw.Version.Index },
-        _body: { ...raw.Spec, Mode: { Replicated: { Replicas: floorReplicas } } },
+        _body: { ...raw.Spec, Mode: { Replicated: { Replicas: raw.Spec.Mode.Replicated.Replicas + 1 } } },
       });
     };
-    let up = true;
-    const handlerOnce = async () => {
-      const response = await handler(eventFor(up ? 'up' : 'down'));
-      up = !up;
-      if (response.statusCode !== 200 || !response.body.includes('"scaled"'))
-        throw new Error(`unexpected: ${response.body}`);
-    };
 
+    // 1. Warm latency.
+    await create('bench');
+    await create('floor');
+    const handler = handlerFor(docker);
     const handlerMs: number[] = [];
     const floorMs: number[] = [];
     for (let i = 0; i < WARMUP + ITERATIONS; i++) {
       let s = performance.now();
-      await handlerOnce();
+      const response = await handler(event([{ service: 'bench', scale: '1' }]));
+      if (response.statusCode !== 200 || !response.body.includes('"scaled"'))
+        throw new Error(`unexpected: ${response.body}`);
       if (i >= WARMUP) handlerMs.push(performance.now() - s);
       s = performance.now();
-      await floorOnce();
+      await bareStep('floor');
       if (i >= WARMUP) floorMs.push(performance.now() - s);
     }
-
     const h = summary(handlerMs);
     const f = summary(floorMs);
-    const f2 = (n: number) => n.toFixed(2).padStart(8);
-    const lines = [
-      `swarm-reflex bench, ${new Date().toISOString()}, node ${process.version}, ${ITERATIONS} iterations after ${WARMUP} warm-up, one-node local swarm`,
+    rows.push(
+      'what                                              p50 ms    p99 ms   baseline p50   baseline p99   ratio p50   ratio p99',
+      `scale-service, one alert (warm) vs bare dockerode inspect+update  ${ms(h.p50)} ${ms(h.p99)}      ${ms(f.p50)}      ${ms(f.p99)}   ${ms(h.p50 / f.p50)}   ${ms(h.p99 / f.p99)}`,
+    );
+
+    // 2. Storm: 1,000 alerts over 50 services in one webhook.
+    const names = Array.from({ length: 50 }, (_, i) => `storm-${i}`);
+    const floors = Array.from({ length: 50 }, (_, i) => `storm-floor-${i}`);
+    await mapLimit([...names, ...floors], 4, async (n) => void (await create(n)));
+    const stormClient = swarm.docker();
+    const counts = countRequests(stormClient);
+    const alerts = Array.from({ length: 1_000 }, (_, i) => ({
+      alertname: 'Storm',
+      service: names[i % 50] ?? '',
+      scale: 'up',
+    }));
+    let s = performance.now();
+    const stormResponse = await handlerFor(stormClient)(event(alerts));
+    const stormMs = performance.now() - s;
+    const stormCalls = new Map(counts);
+    const scaled = (JSON.parse(stormResponse.body) as { outcomes: Array<{ kind: string }> }).outcomes.filter(
+      (o) => o.kind === 'scaled',
+    ).length;
+    if (scaled !== 1_000) throw new Error(`storm: ${scaled} of 1000 outcomes scaled`);
+    s = performance.now();
+    await mapLimit(floors, 4, bareStep);
+    const floorStormMs = performance.now() - s;
+    const perService = [...stormCalls.entries()].map(([k, v]) => `${k} ${v / 50}`).join(', ');
+    rows.push(
+      `1,000 alerts over 50 services, one webhook (ms) vs 50 bare inspect+update, 4 at a time  ${ms(stormMs)}      ${ms(floorStormMs)}   ratio ${ms(stormMs / floorStormMs)}`,
+      `  Docker API calls per service in the storm: ${perService}`,
+    );
+
+    // 3. Bundles and cold starts.
+    rows.push(
       '',
-      'what                                         p50 ms   p99 ms  mean ms',
-      `scale-service handler, one alert           ${f2(h.p50)} ${f2(h.p99)} ${f2(h.mean)}`,
-      `floor: bare dockerode inspect + update     ${f2(f.p50)} ${f2(f.p99)} ${f2(f.mean)}`,
-      `ratio handler / floor                      ${f2(h.p50 / f.p50)} ${f2(h.p99 / f.p99)} ${f2(h.mean / f.mean)}`,
-    ];
-    const table = lines.join('\n');
-    process.stdout.write(`${table}\n`);
-    mkdirSync('bench-results', { recursive: true });
-    writeFileSync('bench-results/latest.txt', `${table}\n`);
+      'cold start: a fresh Node process loads the bundle and handles one event; "load+event" is timed inside the process, "process" from spawn to exit',
+      'function           bundle     gzip   load+event p50   process p50   | empty handler: load+event   process   | ratio process',
+    );
+    const esbuildConfig = (
+      parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as {
+        custom: { esbuild: Record<string, unknown> };
+      }
+    ).custom.esbuild;
+    const alias = Object.fromEntries(
+      Object.entries((esbuildConfig.alias ?? {}) as Record<string, string>).map(([k, v]) => [
+        k,
+        resolve(ROOT, v),
+      ]),
+    );
+    rmSync(OUT, { recursive: true, force: true });
+    mkdirSync(join(OUT, 'empty'), { recursive: true });
+    writeFileSync(
+      join(OUT, 'empty', 'entry.ts'),
+      'export const handler = async () => ({ statusCode: 200, body: "{}" });\n',
+    );
+    const bundle = async (name: string, entry: string) => {
+      const outfile = join(OUT, name, 'handler.js');
+      await build({
+        entryPoints: [entry],
+        outfile,
+        bundle: true,
+        minify: esbuildConfig.minify === true,
+        platform: 'node',
+        target: String(esbuildConfig.target ?? 'node22'),
+        format: 'cjs',
+        external: (esbuildConfig.external as string[]) ?? [],
+        loader: { '.node': 'empty' },
+        alias,
+        logLevel: 'error',
+      });
+      const code = readFileSync(outfile);
+      return { outfile, size: code.length, gzip: gzipSync(code, { level: 9 }).length };
+    };
+    const coldEnv = {
+      ...env,
+      SETTINGS_PREFIX: '',
+      CLOUD: 'none',
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    const coldStart = (outfile: string, eventJson: string, extraEnv: Record<string, string> = {}) => {
+      const runner = `const {performance}=require('node:perf_hooks');const t0=performance.now();let m;try{m=require(${JSON.stringify(outfile)})}catch(e){console.error('BENCH_RESULT '+JSON.stringify({error:String(e)}));process.exit(0)}Promise.resolve().then(()=>m.handler(${eventJson})).catch(()=>undefined).then(()=>{console.error('BENCH_RESULT '+JSON.stringify({ms:performance.now()-t0}))})`;
+      const samples: number[] = [];
+      const walls: number[] = [];
+      for (let i = 0; i < COLD_RUNS; i++) {
+        const started = performance.now();
+        const run = spawnSync(process.execPath, ['-e', runner], {
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, ...coldEnv, ...extraEnv },
+        });
+        const line = run.stderr.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+        const result = line
+          ? (JSON.parse(line.slice(13)) as { ms?: number; error?: string })
+          : { error: run.stderr.slice(0, 200) };
+        if (result.ms === undefined) throw new Error(`cold start of ${outfile} failed: ${result.error}`);
+        samples.push(result.ms);
+        walls.push(performance.now() - started);
+      }
+      return { inProcess: summary(samples).p50, process: summary(walls).p50 };
+    };
+    const empty = await bundle('empty', join(OUT, 'empty', 'entry.ts'));
+    const emptyMs = coldStart(empty.outfile, '{}');
+    const webhook = (labels: Record<string, string>) =>
+      JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels }] });
+    // One event each that needs no AWS (nothing here reaches AWS): what it exercises is said in the table.
+    const events: Record<string, { event: string; what: string; env?: Record<string, string> }> = {
+      'scale-service': { event: webhook({ service: 'bench', scale: '1' }), what: 'one inspect + update' },
+      'scale-nodes': { event: webhook({ type: 'node', scale: 'up' }), what: 'no group: parse + decide' },
+      'replace-node': { event: JSON.stringify({ node: 'no-such-node' }), what: 'one node list' },
+      notify: { event: webhook({ alertname: 'Bench' }), what: 'no chat target: render' },
+      'sync-join-tokens': {
+        event: JSON.stringify({ bogus: true }),
+        what: 'load + validation only',
+        env: { SETTINGS_PREFIX: '/bench' },
+      },
+      'health-sweep': { event: JSON.stringify({ dryRun: true }), what: 'one read of the swarm, dry run' },
+    };
+    const functions = readdirFunctions();
+    for (const fn of functions) {
+      const spec = events[fn] ?? { event: '{}', what: 'load + empty event' };
+      const b = await bundle(fn, join(ROOT, 'functions', fn, 'handler.ts'));
+      const cold = coldStart(b.outfile, spec.event, spec.env);
+      rows.push(
+        `${fn.padEnd(17)}${kib(b.size)}${kib(b.gzip)}   ${ms(cold.inProcess)}     ${ms(cold.process)}   |   ${ms(emptyMs.inProcess)}           ${ms(emptyMs.process)} | ${ms(cold.process / emptyMs.process)}   ${spec.what}`,
+      );
+    }
+    rows.push(
+      `${'empty handler'.padEnd(17)}${kib(empty.size)}${kib(empty.gzip)}   ${ms(emptyMs.inProcess)}     ${ms(emptyMs.process)}`,
+    );
   } finally {
     await swarm?.teardown();
   }
+  const header = `swarm-reflex bench, ${new Date().toISOString()}, node ${process.version}, ${ITERATIONS} warm iterations after ${WARMUP}, ${COLD_RUNS} cold starts each, one-node local swarm`;
+  const table = [header, '', ...rows].join('\n');
+  process.stdout.write(`${table}\n`);
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench-results', 'latest.txt'), `${table}\n`);
+}
+
+function readdirFunctions(): string[] {
+  const serverless = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as {
+    functions: Record<string, unknown>;
+  };
+  return Object.keys(serverless.functions);
 }
 
 main().catch((error: unknown) => {
