@@ -17,7 +17,13 @@ export default defineConfig({
     silent: 'passed-only',
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+          // Starts the ledger of AWS calls that the least-privilege test checks the roles against.
+          globalSetup: ['test/support/ledger-global-setup.ts'],
+        },
       },
       {
         test: {
@@ -29,6 +35,10 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },
+      },
+      {
+        // Runs after the others (see the test script): it reads the AWS calls they recorded.
+        test: { name: 'iam', include: ['test/iam/**/*.test.ts'], environment: 'node', testTimeout: 120_000 },
       },
     ],
   },

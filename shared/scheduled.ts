@@ -13,6 +13,8 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
   logger: Logger;
   parse: (event: unknown) => I;
   handle: (input: I, log: Logger) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+  /** What each outcome is counted by; its own kind and reason unless given. */
+  countBy?: (outcome: O) => { kind: string; reason?: string };
 }): (event: unknown) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>> {
   return async (event) => {
     const started = Date.now();
@@ -20,7 +22,8 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
     try {
       const input = options.parse(event);
       const result = await options.handle(input, log);
-      countOutcomes(log, options.name, result.outcomes);
+      const countBy = options.countBy;
+      countOutcomes(log, options.name, countBy ? result.outcomes.map((o) => countBy(o)) : result.outcomes);
       for (const o of result.outcomes) log.info('outcome', { audit: true, ...o });
       log.info('invocation done', { ms: Date.now() - started });
       return result;

@@ -62,6 +62,14 @@ const share = z
     return n;
   });
 
+/** A Lambda function name, or its ARN (optionally with a version or alias). */
+const lambdaFunction = z
+  .string()
+  .regex(
+    /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/,
+    'must be a Lambda function name or ARN',
+  );
+
 const settingsSchema = z.object({
   DOCKER_HOST: dockerHost,
   DOCKER_TLS_VERIFY: flag,
@@ -92,6 +100,10 @@ const settingsSchema = z.object({
   NODE_SCALE_STEP: int(1, 100, 1),
   NODES_MIN: int(0, 10_000, 0),
   NODES_MAX: int(0, 10_000, 0),
+  SWEEP_INTERVAL_SECONDS: int(1, 3_600, 60),
+  UNDER_REPLICATED_SECONDS: int(0, 86_400, 300),
+  REPLACE_NODE_FUNCTION: lambdaFunction.optional(),
+  SYNC_JOIN_TOKENS_FUNCTION: lambdaFunction.optional(),
   DRY_RUN: flag,
   SCALE_COOLDOWN_SECONDS: int(5, 86_400, 120),
   UPDATE_ATTEMPTS: int(1, 20, 6),
@@ -130,6 +142,13 @@ export interface Settings {
   /** Our bounds on top of the group's own min/max; 0 means the group's. */
   readonly nodesMin: number;
   readonly nodesMax: number;
+  /** How often the health sweep runs: the width of its "report once" window. */
+  readonly sweepIntervalSeconds: number;
+  /** How long a service may run fewer tasks than its replicas before the sweep reports it. */
+  readonly underReplicatedSeconds: number;
+  /** Functions the health sweep invokes asynchronously; unset: it reports without dispatching. */
+  readonly replaceNodeFunction: string | undefined;
+  readonly syncJoinTokensFunction: string | undefined;
   readonly dryRun: boolean;
   readonly scaleCooldownSeconds: number;
   readonly updateAttempts: number;
@@ -138,8 +157,14 @@ export interface Settings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-/** Parses an environment; throws a SettingsError naming every bad variable. */
-export function parseSettings(env: Readonly<Record<string, string | undefined>>): Settings {
+/**
+ * Parses an environment; throws a SettingsError naming every bad variable. `tokens: 'optional'`
+ * is for what takes no webhook (`npm run sweep`): it needs no token to be configured.
+ */
+export function parseSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  options: { tokens?: 'required' | 'optional' } = {},
+): Settings {
   // An empty variable means "not set" (serverless.yml and shells produce those).
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = settingsSchema.safeParse(present);
@@ -148,7 +173,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
     throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
   }
   const s = parsed.data;
-  if (s.WEBHOOK_TOKENS.length === 0 && s.SETTINGS_PREFIX === undefined) {
+  if (s.WEBHOOK_TOKENS.length === 0 && s.SETTINGS_PREFIX === undefined && options.tokens !== 'optional') {
     throw new SettingsError(
       'invalid settings: WEBHOOK_TOKENS must be set (or SETTINGS_PREFIX, to read the tokens from SSM)',
     );
@@ -185,6 +210,10 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
     nodeScaleStep: s.NODE_SCALE_STEP,
     nodesMin: s.NODES_MIN,
     nodesMax: s.NODES_MAX,
+    sweepIntervalSeconds: s.SWEEP_INTERVAL_SECONDS,
+    underReplicatedSeconds: s.UNDER_REPLICATED_SECONDS,
+    replaceNodeFunction: s.REPLACE_NODE_FUNCTION,
+    syncJoinTokensFunction: s.SYNC_JOIN_TOKENS_FUNCTION,
     dryRun: s.DRY_RUN,
     scaleCooldownSeconds: s.SCALE_COOLDOWN_SECONDS,
     updateAttempts: s.UPDATE_ATTEMPTS,

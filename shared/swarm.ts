@@ -44,6 +44,12 @@ export interface TaskState {
   readonly nodeId: string;
   readonly state: string;
   readonly desiredState: string;
+  /** When the task was created (its slot was filled by it); the sweep's "since" for a task that never ran. */
+  readonly createdAt?: Date;
+  /** When its status last changed (Status.Timestamp). */
+  readonly updatedAt?: Date;
+  /** Why it is not running, as Swarm says (Status.Err, else Status.Message): "no suitable node (…)". */
+  readonly error?: string;
 }
 
 /** Task states in which a task still occupies its node. */
@@ -71,8 +77,9 @@ export function createSwarmTasks(docker: () => Promise<Docker>): SwarmTasks {
           ID?: string;
           ServiceID?: string;
           NodeID?: string;
-          Status?: { State?: string };
+          Status?: { State?: string; Timestamp?: string; Err?: string; Message?: string };
           DesiredState?: string;
+          CreatedAt?: string;
         }>;
         return raw.map((t) => ({
           id: t.ID ?? '',
@@ -80,6 +87,9 @@ export function createSwarmTasks(docker: () => Promise<Docker>): SwarmTasks {
           nodeId: t.NodeID ?? '',
           state: t.Status?.State ?? 'unknown',
           desiredState: t.DesiredState ?? 'unknown',
+          createdAt: t.CreatedAt ? new Date(t.CreatedAt) : undefined,
+          updatedAt: t.Status?.Timestamp ? new Date(t.Status.Timestamp) : undefined,
+          error: t.Status?.Err || t.Status?.Message || undefined,
         }));
       } catch (error) {
         classifyDockerError(error, 'listing tasks');

@@ -1,7 +1,8 @@
+import { joinParameterNames, managerAddresses } from '../../shared/join-parameters';
 import type { Logger } from '../../shared/logger';
 import type { Notifier } from '../../shared/notifier';
 import type { ParameterStore, StoredParameter } from '../../shared/parameters';
-import type { NodeState, SwarmNodes } from '../../shared/swarm';
+import type { SwarmNodes } from '../../shared/swarm';
 
 /**
  * Keeps in SSM what a new node needs to join: the worker and manager join tokens
@@ -14,23 +15,6 @@ export type SyncOutcome =
   | { kind: 'unchanged'; rotated: false; managers: string[] }
   | { kind: 'skipped'; reason: 'dry-run'; changed: string[]; rotate: boolean; managers: string[] }
   | { kind: 'refused'; reason: 'no-reachable-managers'; detail: string };
-
-export function joinParameterNames(settingsPrefix: string) {
-  const base = `${settingsPrefix}/swarm`;
-  return {
-    worker: `${base}/join-token-worker`,
-    manager: `${base}/join-token-manager`,
-    managers: `${base}/manager-addresses`,
-  };
-}
-
-/** Reachable managers' swarm addresses (host:2377), sorted so that order changes are not changes. */
-export function managerAddresses(nodes: readonly NodeState[]): string[] {
-  return nodes
-    .filter((n) => n.role === 'manager' && n.manager?.reachability === 'reachable' && n.manager.addr !== '')
-    .map((n) => n.manager?.addr ?? '')
-    .sort();
-}
 
 /** Rotate when asked, or when the stored token is older than the maximum age (0: never). */
 export function rotationDue(

@@ -87,7 +87,9 @@ describe('retryAttempt', () => {
           deadlineMs: 1_000,
           now: () => t,
           random: () => 1,
-          sleep: async (ms) => void (t += ms),
+          sleep: async (ms) => {
+            t += ms;
+          },
         },
         async () => {
           calls++;

@@ -1,6 +1,7 @@
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { joinParameterNames, syncJoinTokens } from '../../../../functions/sync-join-tokens/sync-join-tokens';
+import { syncJoinTokens } from '../../../../functions/sync-join-tokens/sync-join-tokens';
+import { joinParameterNames } from '../../../../shared/join-parameters';
 import { createLogger } from '../../../../shared/logger';
 import { createParameterStore } from '../../../../shared/parameters';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';

@@ -1,0 +1,123 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { createWorkerGroup } from '../../shared/autoscaling';
+import { ValidationError } from '../../shared/errors';
+import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/lambda-dispatch';
+import type { Logger } from '../../shared/logger';
+import { createNotifier } from '../../shared/notifier';
+import { createParameterStore } from '../../shared/parameters';
+import { runtime } from '../../shared/runtime';
+import { scheduledEdge } from '../../shared/scheduled';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import { type Finding, type HealthSweepDeps, sweep } from './health-sweep';
+
+export interface SweepRequest {
+  dryRun: boolean;
+  /** The schedule's time, for a scheduled run. */
+  scheduledAt: Date | undefined;
+}
+
+/** The EventBridge schedule's event, or a direct invocation: `{}` or `{"dryRun": true}`. */
+const sweepEvent = z.union([
+  z
+    .looseObject({ source: z.literal('aws.events'), 'detail-type': z.string(), time: z.iso.datetime() })
+    .transform((e) => ({ dryRun: false, scheduledAt: new Date(e.time) })),
+  z
+    .strictObject({ dryRun: z.boolean().optional() })
+    .transform((e) => ({ dryRun: e.dryRun === true, scheduledAt: undefined })),
+]);
+
+export function parseSweepEvent(event: unknown): SweepRequest {
+  const parsed = sweepEvent.safeParse(event ?? {});
+  if (!parsed.success) throw new ValidationError('expected a schedule event, {} or {"dryRun": true}');
+  return parsed.data;
+}
+
+/** A scheduled time this far from now is not this sweep's (a replay, a wrong clock): use now. */
+const SCHEDULE_SKEW_MS = 15 * 60_000;
+
+/**
+ * The sweep's time. Consecutive scheduled events are exactly one interval apart, however late
+ * Lambda runs them, so the "report once" windows of consecutive sweeps neither overlap nor
+ * leave gaps. A direct invocation uses now.
+ */
+export function sweepTime(scheduledAt: Date | undefined, now: Date): Date {
+  if (scheduledAt === undefined) return now;
+  return Math.abs(now.getTime() - scheduledAt.getTime()) <= SCHEDULE_SKEW_MS ? scheduledAt : now;
+}
+
+export interface HandlerDeps extends HealthSweepDeps {
+  logger: Logger;
+  dryRun: boolean;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return scheduledEdge<SweepRequest, Finding>({
+    name: 'health-sweep',
+    logger: deps.logger,
+    parse: parseSweepEvent,
+    handle: (input, log) =>
+      sweep(deps, {
+        at: sweepTime(input.scheduledAt, deps.clock.now()),
+        dryRun: deps.dryRun || input.dryRun,
+        log,
+      }),
+    countBy: (f) => ({ kind: f.kind, reason: f.action }),
+  });
+}
+
+function defaultDeps(): HandlerDeps {
+  const rt = runtime();
+  const { settings } = rt;
+  const docker = () => rt.docker();
+  let autoscaling: AutoScalingClient | undefined;
+  let lambda: LambdaClient | undefined;
+  let ssm: SSMClient | undefined;
+  const dispatchTo = {
+    replaceNode: settings.replaceNodeFunction,
+    syncJoinTokens: settings.syncJoinTokensFunction,
+  };
+  return {
+    logger: rt.logger,
+    dryRun: settings.dryRun,
+    nodes: createSwarmNodes(docker),
+    services: createSwarmServices(docker),
+    tasks: createSwarmTasks(docker),
+    group:
+      settings.cloud === 'aws' && settings.workerAsgName
+        ? createWorkerGroup(() => {
+            autoscaling ??= new AutoScalingClient({});
+            return autoscaling;
+          }, settings.workerAsgName)
+        : undefined,
+    dispatcher:
+      dispatchTo.replaceNode || dispatchTo.syncJoinTokens
+        ? createLambdaDispatcher(() => {
+            lambda ??= new LambdaClient({});
+            return lambda;
+          }, dispatchTo)
+        : reportOnlyDispatcher('REPLACE_NODE_FUNCTION and SYNC_JOIN_TOKENS_FUNCTION are not set'),
+    joinParameters:
+      settings.settingsPrefix === undefined
+        ? { notChecked: 'SETTINGS_PREFIX is not set' }
+        : {
+            settingsPrefix: settings.settingsPrefix,
+            store: createParameterStore(() => {
+              ssm ??= new SSMClient({});
+              return ssm;
+            }),
+          },
+    notifier: createNotifier({
+      source: 'health-sweep',
+      targets: () => rt.secrets.chatTargets(),
+      timeoutMs: settings.notifyTimeoutMs,
+      log: rt.logger.child({ function: 'health-sweep' }),
+    }),
+    clock: { now: () => new Date() },
+    settings,
+  };
+}
+
+export const handler = makeHandler(defaultDeps());

@@ -1,0 +1,72 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { awsUnavailable } from './aws';
+import { DependencyUnavailableError } from './errors';
+
+/**
+ * Hands a remedy to the function that owns it, without waiting for it: the health sweep
+ * finds, the remedies act (each applies its own safety rules, is idempotent, and has its
+ * own failure destination).
+ */
+export type DispatchResult =
+  | { readonly dispatched: true; readonly to: string }
+  /** Nothing was sent (no function to send to, e.g. locally): `detail` says so, for the finding. */
+  | { readonly dispatched: false; readonly detail: string };
+
+export interface Dispatcher {
+  /** Queues replace-node for one node. Throws DependencyUnavailableError when it could not be queued. */
+  replaceNode(nodeId: string): Promise<DispatchResult>;
+  /** Queues sync-join-tokens. Throws DependencyUnavailableError when it could not be queued. */
+  syncJoinTokens(): Promise<DispatchResult>;
+}
+
+/**
+ * Asynchronous Lambda invocations (`InvocationType: 'Event'`): Lambda queues the event and
+ * answers 202; retries and the failure destination are the invoked function's business. A
+ * function left unset is reported, not invoked.
+ */
+export function createLambdaDispatcher(
+  client: () => LambdaClient,
+  functions: { replaceNode: string | undefined; syncJoinTokens: string | undefined },
+): Dispatcher {
+  const invoke = async (
+    name: string | undefined,
+    setting: string,
+    payload: unknown,
+  ): Promise<DispatchResult> => {
+    if (name === undefined)
+      return { dispatched: false, detail: `nothing was dispatched: ${setting} is not set` };
+    let status: number | undefined;
+    try {
+      const answer = await client().send(
+        new InvokeCommand({
+          FunctionName: name,
+          InvocationType: 'Event',
+          Payload: new TextEncoder().encode(JSON.stringify(payload)),
+        }),
+      );
+      status = answer.StatusCode;
+    } catch (error) {
+      throw awsUnavailable(error, `invoking ${name}`);
+    }
+    if (status !== 202) {
+      throw new DependencyUnavailableError(
+        'aws',
+        `invoking ${name}: Lambda answered ${status ?? 'no status'}, not 202`,
+      );
+    }
+    return { dispatched: true, to: name };
+  };
+  return {
+    replaceNode: (nodeId) => invoke(functions.replaceNode, 'REPLACE_NODE_FUNCTION', { node: nodeId }),
+    syncJoinTokens: () => invoke(functions.syncJoinTokens, 'SYNC_JOIN_TOKENS_FUNCTION', {}),
+  };
+}
+
+/** Without AWS (`npm run sweep`, on-prem): dispatches nothing, and says so in the finding. */
+export function reportOnlyDispatcher(why: string): Dispatcher {
+  const result: DispatchResult = { dispatched: false, detail: `nothing was dispatched: ${why}` };
+  return {
+    replaceNode: async () => result,
+    syncJoinTokens: async () => result,
+  };
+}

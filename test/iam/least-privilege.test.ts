@@ -1,0 +1,229 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerEntry, LedgerResource } from '../support/aws-ledger';
+import { LEDGER_DIR } from '../support/ledger-dir';
+
+/**
+ * The proof that each function's role allows exactly what the function calls: the roles
+ * come from the CloudFormation template `sls package` generates, the calls from what the
+ * functions' own tests sent to the AWS SDK mocks (test/support/aws-ledger.ts). Evaluated
+ * offline with an IAM policy simulator.
+ */
+const ROOT = new URL('../../', import.meta.url).pathname;
+const STAGE = 'ci';
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+const TEMPLATE = join(ROOT, '.serverless', 'cloudformation-template-update-stack.json');
+const FUNCTIONS_WITH_AWS_CALLS = ['scale-nodes', 'replace-node', 'sync-join-tokens'];
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+let roles: Map<string, Statement[]>;
+let ledger: Map<string, LedgerEntry[]>;
+
+function resolve(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(resolve);
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if ('Fn::Sub' in v && typeof v['Fn::Sub'] === 'string') {
+      // CloudFormation's pseudo parameters, as ${AWS::Name} in the Fn::Sub string.
+      const pseudo: Record<string, string> = { Partition: 'aws', Region: REGION, AccountId: ACCOUNT };
+      return v['Fn::Sub'].replace(/\$\{AWS::(\w+)\}/g, (whole, name: string) => pseudo[name] ?? whole);
+    }
+    if ('Fn::Join' in v) {
+      const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+      return (resolve(parts) as unknown[]).join(sep);
+    }
+    if ('Ref' in v)
+      return (
+        { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT }[v.Ref as string] ??
+        `ref-${String(v.Ref)}`
+      );
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+  }
+  return value;
+}
+
+function packageIfStale(): void {
+  const fresh =
+    existsSync(TEMPLATE) && statSync(TEMPLATE).mtimeMs > statSync(join(ROOT, 'serverless.yml')).mtimeMs;
+  if (fresh && readFileSync(TEMPLATE, 'utf8').includes(`swarm-reflex-${STAGE}-`)) return;
+  const run = spawnSync('npx', ['sls', 'package', '--stage', STAGE], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+  });
+  if (run.status !== 0) throw new Error(`sls package failed: ${run.stdout}${run.stderr}`);
+}
+
+function concrete(resource: LedgerResource): { arn: string; context: Record<string, string> } {
+  switch (resource.kind) {
+    case 'any':
+      return { arn: '*', context: {} };
+    case 'ssm-parameter':
+      return {
+        arn: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/swarm-reflex/${STAGE}/${resource.relative}`,
+        context: {},
+      };
+    case 'instance':
+      return {
+        arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0123456789abcdef0`,
+        context: resource.clusterTagged ? { 'aws:ResourceTag/swarm-reflex:cluster': STAGE } : {},
+      };
+    case 'worker-group':
+      return {
+        arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/${STAGE}-workers`,
+        // The worker group carries the cluster tag (it propagates it to its instances).
+        context: { 'autoscaling:ResourceTag/swarm-reflex:cluster': STAGE },
+      };
+    case 'function':
+      return {
+        arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:swarm-reflex-${STAGE}-${resource.name}`,
+        context: {},
+      };
+  }
+}
+
+async function decide(fn: string, entry: LedgerEntry): Promise<string> {
+  const statements = roles.get(fn);
+  if (!statements) throw new Error(`no role for ${fn}`);
+  const { arn, context } = concrete(entry.resource);
+  const simulation: Simulation = {
+    identityPolicies: [{ name: `${fn}-role`, policy: { Version: '2012-10-17', Statement: statements } }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    request: {
+      action: entry.action,
+      principal: `arn:aws:iam::${ACCOUNT}:role/swarm-reflex-${STAGE}-${fn}`,
+      resource: { accountId: ACCOUNT, resource: arn },
+      contextVariables: { ...context, ...(entry.context ?? {}) },
+    },
+  };
+  const response = await runSimulation(simulation, {});
+  if (response.resultType === 'error')
+    throw new Error(`${fn} ${entry.action}: ${JSON.stringify(response.errors)}`);
+  return response.overallResult;
+}
+
+const key = (e: LedgerEntry) => JSON.stringify([e.action, e.resource, e.context ?? {}]);
+
+beforeAll(() => {
+  packageIfStale();
+  const template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
+  const roleOf = new Map<string, string>();
+  for (const r of Object.values(template.Resources)) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const name = String(r.Properties.FunctionName).replace(`swarm-reflex-${STAGE}-`, '');
+    const getAtt = (r.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+    roleOf.set(name, getAtt[0]);
+  }
+  roles = new Map();
+  for (const [fn, logicalId] of roleOf) {
+    const role = template.Resources[logicalId];
+    const policies = (role?.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: unknown[] } }>;
+    roles.set(fn, resolve(policies.flatMap((p) => p.PolicyDocument.Statement)) as Statement[]);
+  }
+  ledger = new Map();
+  const files = existsSync(LEDGER_DIR) ? readdirSync(LEDGER_DIR) : [];
+  for (const f of files) {
+    const unique = new Map<string, LedgerEntry>();
+    for (const line of readFileSync(join(LEDGER_DIR, f), 'utf8').split('\n').filter(Boolean)) {
+      const e = JSON.parse(line) as LedgerEntry;
+      unique.set(key(e), e);
+    }
+    ledger.set(f.replace(/\.jsonl$/, ''), [...unique.values()]);
+  }
+});
+
+describe('each function role allows exactly what the function calls', () => {
+  it('has a role per function and a ledger recorded by the unit and integration tests', () => {
+    expect([...roles.keys()].sort()).toEqual(
+      readdirSync(join(ROOT, 'functions'))
+        .filter((d) => existsSync(join(ROOT, 'functions', d, 'handler.ts')))
+        .sort(),
+    );
+    for (const fn of [...FUNCTIONS_WITH_AWS_CALLS, '_shared']) {
+      expect(
+        ledger.get(fn)?.length ?? 0,
+        `no AWS calls recorded for ${fn}: run the unit and integration tests first (npm test)`,
+      ).toBeGreaterThan(0);
+    }
+  });
+
+  it('allows every call each function makes in its own tests (and the shared secrets read)', async () => {
+    for (const fn of roles.keys()) {
+      for (const entry of [...(ledger.get(fn) ?? []), ...(ledger.get('_shared') ?? [])]) {
+        expect(await decide(fn, entry), `${fn}: ${key(entry)}`).toBe('Allowed');
+      }
+    }
+  });
+
+  it('denies each function the calls that belong only to other functions', async () => {
+    let checked = 0;
+    for (const fn of roles.keys()) {
+      const own = new Set([...(ledger.get(fn) ?? []), ...(ledger.get('_shared') ?? [])].map(key));
+      for (const [other, entries] of ledger) {
+        if (other === fn || other === '_shared') continue;
+        for (const entry of entries) {
+          if (own.has(key(entry))) continue;
+          expect(await decide(fn, entry), `${fn} must not ${key(entry)} (a call of ${other})`).not.toBe(
+            'Allowed',
+          );
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  it('denies termination and tagging of instances without the cluster tag, and foreign tag keys', async () => {
+    const untagged: LedgerResource = { kind: 'instance', clusterTagged: false };
+    expect(await decide('replace-node', { action: 'ec2:TerminateInstances', resource: untagged })).not.toBe(
+      'Allowed',
+    );
+    expect(
+      await decide('replace-node', {
+        action: 'ec2:CreateTags',
+        resource: untagged,
+        context: { 'aws:TagKeys': ['swarm-reflex:replacing-node'] },
+      }),
+    ).not.toBe('Allowed');
+    expect(
+      await decide('replace-node', {
+        action: 'ec2:CreateTags',
+        resource: { kind: 'instance', clusterTagged: true },
+        context: { 'aws:TagKeys': ['swarm-reflex:cluster'] },
+      }),
+    ).not.toBe('Allowed');
+  });
+
+  it('denies SSM reads outside the stage path, and the join tokens to every function but sync-join-tokens', async () => {
+    for (const fn of roles.keys()) {
+      const outside = { kind: 'ssm-parameter' as const, relative: '../other-stage/secrets' };
+      expect(await decide(fn, { action: 'ssm:GetParametersByPath', resource: outside }), fn).not.toBe(
+        'Allowed',
+      );
+      if (fn === 'sync-join-tokens') continue;
+      for (const action of ['ssm:GetParameters', 'ssm:GetParameter', 'ssm:GetParametersByPath']) {
+        const token = { kind: 'ssm-parameter' as const, relative: 'swarm/join-token-manager' };
+        expect(await decide(fn, { action, resource: token }), `${fn} ${action}`).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('gives scale-service and notify no EC2 and no Auto Scaling at all', async () => {
+    const calls: LedgerEntry[] = [
+      { action: 'ec2:DescribeInstances', resource: { kind: 'any' } },
+      { action: 'ec2:TerminateInstances', resource: { kind: 'instance', clusterTagged: true } },
+      { action: 'autoscaling:SetDesiredCapacity', resource: { kind: 'worker-group' } },
+      { action: 'autoscaling:TerminateInstanceInAutoScalingGroup', resource: { kind: 'worker-group' } },
+    ];
+    for (const fn of ['scale-service', 'notify']) {
+      for (const call of calls) expect(await decide(fn, call), `${fn} ${call.action}`).not.toBe('Allowed');
+    }
+  });
+});
