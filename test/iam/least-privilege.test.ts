@@ -36,6 +36,11 @@ function resolve(value: unknown): unknown {
       const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
       return (resolve(parts) as unknown[]).join(sep);
     }
+    if ('Fn::GetAtt' in v) {
+      // Only the failure queue is referenced this way in the roles.
+      const [logicalId] = v['Fn::GetAtt'] as [string, string];
+      return `arn:aws:sqs:${REGION}:${ACCOUNT}:${logicalId}`;
+    }
     if ('Ref' in v)
       return (
         { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT }[v.Ref as string] ??
