@@ -2,7 +2,8 @@
 # Installs what `npm start` / `npm test` need on a fresh machine, and nothing twice:
 #   npm packages when node_modules is missing or older than package-lock.json;
 #   for tests, as root on Debian/Ubuntu: dockerd, busybox-static, iproute2, iptables and
-#   Alertmanager, which the integration tests run for real.
+#   Alertmanager, which the integration tests run for real, and promtool (from prometheus)
+#   for the shipped alert rules.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ fi
 if [ "${1:-}" = "test" ]; then
   missing=""
   for pair in dockerd:docker.io busybox:busybox-static prometheus-alertmanager:prometheus-alertmanager \
-              ip:iproute2 iptables:iptables nsenter:util-linux; do
+              ip:iproute2 iptables:iptables nsenter:util-linux promtool:prometheus; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
   done
   # busybox from the busybox package is dynamic; the image we import needs the static one.

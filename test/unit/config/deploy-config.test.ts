@@ -36,4 +36,28 @@ describe('deployment config', () => {
     expect(amtool.stdout + amtool.stderr).toMatch(/SUCCESS/);
     expect(amtool.status).toBe(0);
   });
+
+  const hasPromtool = spawnSync('sh', ['-c', 'command -v promtool']).status === 0;
+  it.skipIf(!hasPromtool && process.env.CI !== 'true')(
+    'ships Prometheus rules that promtool accepts and that produce the routed labels',
+    () => {
+      const check = spawnSync(
+        'promtool',
+        ['check', 'rules', new URL('deploy/prometheus-rules.yml', root).pathname],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(check.stdout + check.stderr).toMatch(/SUCCESS: 5 rules found/);
+      const test = spawnSync(
+        'promtool',
+        ['test', 'rules', new URL('deploy/prometheus-rules.test.yml', root).pathname],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(test.stdout + test.stderr).toMatch(/SUCCESS/);
+      expect(test.status).toBe(0);
+    },
+  );
 });
