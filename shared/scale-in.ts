@@ -57,7 +57,8 @@ export async function completeScaleIns(
   const now = deps.clock.now();
   const results: ScaleInProgress[] = [];
   for (const node of pending) {
-    const tasks = counts.get(node.id) ?? 0;
+    // A node that went down while draining runs nothing any more, whatever Swarm last heard.
+    const tasks = node.state === 'down' ? 0 : (counts.get(node.id) ?? 0);
     if (tasks > 0) {
       results.push({
         kind: 'draining',
