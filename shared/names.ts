@@ -4,7 +4,10 @@
  * between them, at most 63 characters), which also rules out '/', '..', '%2F' and
  * control characters. Service and node IDs are 25 lowercase alphanumerics and pass it too.
  */
-const swarmName = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
+// Each repetition ends in exactly one letter or digit, so a string can match in one way only:
+// `(?:[-_]*[A-Za-z0-9]+)*` matched the same names but backtracked exponentially on a long
+// near-miss (62 letters and a `!` never returned), which any alert label could send.
+const swarmName = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9])*$/;
 
 export function isSwarmObjectName(value: string): boolean {
   return value.length <= 63 && swarmName.test(value);

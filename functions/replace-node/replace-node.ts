@@ -269,6 +269,7 @@ async function replaceOne(
 }
 
 interface Memo {
+  /** Nodes this invocation removed, or asked Docker to remove without hearing the answer. */
   removed: Set<string>;
 }
 
@@ -352,7 +353,11 @@ async function attempt(
       `${node.hostname} (${node.id}) was down since ${node.updatedAt.toISOString()}; quorum kept.`,
     );
   }
+  // Marked before the call: a removal whose answer is lost (Docker applied it, the connection
+  // dropped) leaves the node gone, and this invocation's retry must then terminate, not wait.
+  memo.removed.add(node.id);
   if ((await deps.swarm.removeNode(node.id)) === 'not-found') {
+    memo.removed.delete(node.id);
     // Another delivery removed it between our read and now: that one finishes the job.
     return {
       kind: 'skipped',
@@ -362,7 +367,6 @@ async function attempt(
       detail: 'another delivery is replacing this node',
     };
   }
-  memo.removed.add(node.id);
   steps.push(`removed ${node.hostname}`);
   await announce(
     deps,

@@ -242,6 +242,15 @@ export async function scaleNodes(
   // Finish what an earlier scale-in started before deciding anew.
   const scaleIns = input.dryRun ? [] : await completeScaleIns({ ...deps, group }, input.log);
 
+  const announceScaleOut = (state: GroupState, from: number, to: number) =>
+    deps.notifier.notify({
+      severity: 'info',
+      title: `Scaling workers out: ${from} → ${to}`,
+      text: `${state.name} grows; new nodes join with the tokens in SSM.`,
+    });
+  // A capacity change whose answer was lost (Auto Scaling applied it, then the call failed)
+  // shows on the re-read as the capacity we set: that is our scale-out, not someone's cooldown.
+  let unanswered: { from: number; to: number } | undefined;
   const outcome = await retryAttempt(
     { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
     async (): Promise<DistributiveOmit<NodeScaleOutcome, 'alert'>> => {
@@ -250,6 +259,11 @@ export async function scaleNodes(
         deps.swarm.listNodes(),
         deps.tasks.listTasks(),
       ]);
+      if (unanswered && state.desired === unanswered.to) {
+        await announceScaleOut(state, unanswered.from, unanswered.to);
+        return { kind: 'scaled', group: state.name, from: unanswered.from, to: unanswered.to };
+      }
+      unanswered = undefined;
       const now = deps.clock.now();
       const decision = decideNodeScale({ group: state, nodes, tasks, delta, now, settings: deps.settings });
       if (decision.kind === 'skip')
@@ -264,12 +278,10 @@ export async function scaleNodes(
         };
       }
       if (decision.kind === 'scale-out') {
+        unanswered = { from: decision.from, to: decision.to };
         await group.setDesired(decision.to);
-        await deps.notifier.notify({
-          severity: 'info',
-          title: `Scaling workers out: ${decision.from} → ${decision.to}`,
-          text: `${state.name} grows; new nodes join with the tokens in SSM.`,
-        });
+        unanswered = undefined;
+        await announceScaleOut(state, decision.from, decision.to);
         return { kind: 'scaled', group: state.name, from: decision.from, to: decision.to };
       }
       for (const node of decision.drain) {

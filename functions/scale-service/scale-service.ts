@@ -1,4 +1,5 @@
 import { type AlertmanagerAlert, type AlertmanagerWebhook, alertRef } from '../../shared/alertmanager';
+import { DependencyUnavailableError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { isSwarmObjectName, quote } from '../../shared/names';
 import { retryAttempt } from '../../shared/retry';
@@ -307,12 +308,22 @@ async function decideAndApply(
       detail: 'alerts in this request ask to scale both up and down',
     };
   }
+  // An update whose answer was lost (the connection dropped after Docker applied it) is
+  // recognised on the re-read by the labels it wrote, so that the outcome says it scaled.
+  let unanswered: { at: string; change: string; from: number; to: number } | undefined;
   return retryAttempt(
     { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
     async (): Promise<ServiceOutcome> => {
       const state = await deps.swarm.inspectService(service);
       if (!state)
         return { kind: 'skipped', service, reason: 'not-found', detail: `no service named ${service}` };
+      if (
+        unanswered &&
+        state.labels[SCALED_AT_LABEL] === unanswered.at &&
+        state.labels[LAST_SCALE_LABEL] === unanswered.change
+      ) {
+        return { kind: 'scaled', service, from: unanswered.from, to: unanswered.to };
+      }
       const now = deps.clock.now();
       const decision = decideScale(state, requests, now, deps.settings.scaleCooldownSeconds);
       if (decision.kind === 'ignore')
@@ -330,10 +341,17 @@ async function decideAndApply(
           to,
         };
       }
-      await deps.swarm.updateService(state, {
-        replicas: to,
-        labels: { [SCALED_AT_LABEL]: now.toISOString(), [LAST_SCALE_LABEL]: `${from}->${to}` },
-      });
+      const labels = { [SCALED_AT_LABEL]: now.toISOString(), [LAST_SCALE_LABEL]: `${from}->${to}` };
+      try {
+        await deps.swarm.updateService(state, { replicas: to, labels });
+      } catch (error) {
+        // No answer is not no change; a refused version (a conflict) is.
+        unanswered =
+          error instanceof DependencyUnavailableError
+            ? { at: labels[SCALED_AT_LABEL], change: labels[LAST_SCALE_LABEL], from, to }
+            : undefined;
+        throw error;
+      }
       return { kind: 'scaled', service, from, to };
     },
   );

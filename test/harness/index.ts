@@ -49,3 +49,4 @@ export function requireRealHarness(
 }
 export * from './bootstrap';
 export * from './chat-receiver';
+export * from './docker-proxy';

@@ -14,6 +14,7 @@ import {
   startSwarm,
   type TestSwarm,
 } from '../harness';
+import { asFunction } from '../support/aws-ledger';
 import { type FakeInstance, fakeEc2 } from '../support/fake-ec2';
 import { fakeSsm } from '../support/fake-ssm';
 import { memoryLogger, realNotifier } from '../support/real-deps';
@@ -122,15 +123,18 @@ describeReal('replace-node on a real multi-node swarm (EC2 and SSM mocked at the
     await swarm.waitForRunningTasks('web', 3, 60_000);
     // What new nodes will read: sync-join-tokens writes it, for real, from the real swarm.
     const docker = swarm.docker();
-    const synced = await syncJoinTokens(
-      {
-        swarm: createSwarmNodes(async () => docker),
-        parameters: createParameterStore(ssm.client),
-        notifier: realNotifier('sync-join-tokens', {}),
-        clock: { now: () => new Date() },
-        settings: { settingsPrefix: PREFIX, joinTokenMaxAgeDays: 0 },
-      },
-      { rotate: false, dryRun: false, log: memoryLogger().logger },
+    // The tokens' writer is sync-join-tokens: its SSM calls are its own, not replace-node's.
+    const synced = await asFunction('sync-join-tokens', () =>
+      syncJoinTokens(
+        {
+          swarm: createSwarmNodes(async () => docker),
+          parameters: createParameterStore(ssm.client),
+          notifier: realNotifier('sync-join-tokens', {}),
+          clock: { now: () => new Date() },
+          settings: { settingsPrefix: PREFIX, joinTokenMaxAgeDays: 0 },
+        },
+        { rotate: false, dryRun: false, log: memoryLogger().logger },
+      ),
     );
     expect(synced.outcomes[0]).toMatchObject({ kind: 'synced' });
   });

@@ -1,7 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
 import { LEDGER_DIR } from './ledger-dir';
 
 /**
@@ -25,6 +24,15 @@ export interface LedgerEntry {
   /** Condition keys of the request, e.g. aws:TagKeys for CreateTags. */
   context?: Record<string, string | string[]>;
 }
+
+// vitest throws when imported outside a test run, and scripts (npm run fuzz) use the fakes
+// too: there, no test speaks for a function and nothing is recorded.
+const currentTestPath: () => string | undefined = await import('vitest').then(
+  ({ expect }) =>
+    () =>
+      expect.getState().testPath,
+  () => () => undefined,
+);
 
 const FUNCTIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'functions');
 
@@ -53,9 +61,25 @@ export function functionOfTest(testPath: string): string | undefined {
   return undefined;
 }
 
+let speaksFor: string | undefined;
+
+/**
+ * Runs `work` with its AWS calls recorded for `fn` instead of the test's own function: for a
+ * test that sets the scene with another function (replace-node's test runs sync-join-tokens
+ * to put the join tokens in SSM).
+ */
+export async function asFunction<T>(fn: string, work: () => Promise<T>): Promise<T> {
+  speaksFor = fn;
+  try {
+    return await work();
+  } finally {
+    speaksFor = undefined;
+  }
+}
+
 export function recordAwsCall(entry: LedgerEntry): void {
-  const testPath = expect.getState().testPath;
-  const fn = testPath ? functionOfTest(testPath) : undefined;
+  const testPath = currentTestPath();
+  const fn = speaksFor ?? (testPath ? functionOfTest(testPath) : undefined);
   if (!fn) return;
   mkdirSync(LEDGER_DIR, { recursive: true });
   appendFileSync(join(LEDGER_DIR, `${fn === '*' ? '_shared' : fn}.jsonl`), `${JSON.stringify(entry)}\n`);

@@ -24,7 +24,10 @@ export function fakeAutoScaling(
   };
   const terminated: string[] = [];
   const hooks: {
+    /** Every call fails with this error. */
     fail?: Error;
+    /** Per call: an error for this call of this action (e.g. only the first SetDesiredCapacity), or none. */
+    failOn?: (action: string) => Error | undefined;
     onSetDesired?: (n: number) => void;
     onTerminate?: (id: string) => Promise<void>;
   } = {};
@@ -34,7 +37,8 @@ export function fakeAutoScaling(
       action: `autoscaling:${action}`,
       resource: groupAction ? { kind: 'worker-group' } : { kind: 'any' },
     });
-    if (hooks.fail) throw hooks.fail;
+    const error = hooks.fail ?? hooks.failOn?.(action);
+    if (error) throw error;
   };
   mock.on(DescribeAutoScalingGroupsCommand).callsFake(async () => {
     guard('DescribeAutoScalingGroups');

@@ -22,7 +22,15 @@ export interface FakeInstance {
 export function fakeEc2(instances: FakeInstance[]) {
   const mock = mockClient(EC2Client);
   const terminated: string[] = [];
-  const hooks: { onTerminate?: (id: string) => void | Promise<void>; fail?: Error } = {};
+  const hooks: {
+    onTerminate?: (id: string) => void | Promise<void>;
+    /** Every call fails with this error. */
+    fail?: Error;
+    /** Per call: an error for this call of this action (e.g. only the first TerminateInstances), or none. */
+    failOn?: (action: 'DescribeInstances' | 'CreateTags' | 'TerminateInstances') => Error | undefined;
+  } = {};
+  const failure = (action: 'DescribeInstances' | 'CreateTags' | 'TerminateInstances') =>
+    hooks.fail ?? hooks.failOn?.(action);
 
   const matches = (i: FakeInstance, input: DescribeInstancesCommandInput) => {
     if (input.InstanceIds && !input.InstanceIds.includes(i.id)) return false;
@@ -42,7 +50,8 @@ export function fakeEc2(instances: FakeInstance[]) {
     );
   mock.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => {
     recordAwsCall({ action: 'ec2:DescribeInstances', resource: { kind: 'any' } });
-    if (hooks.fail) throw hooks.fail;
+    const failed = failure('DescribeInstances');
+    if (failed) throw failed;
     if (input.InstanceIds?.some((id) => !instances.find((i) => i.id === id))) {
       throw Object.assign(new Error('The instance ID does not exist'), {
         name: 'InvalidInstanceID.NotFound',
@@ -72,7 +81,8 @@ export function fakeEc2(instances: FakeInstance[]) {
           context: { 'aws:TagKeys': (input.Tags ?? []).map((t) => t.Key ?? '') },
         });
       }
-      if (hooks.fail) throw hooks.fail;
+      const failed = failure('CreateTags');
+      if (failed) throw failed;
       for (const id of input.Resources ?? []) {
         const i = instances.find((x) => x.id === id);
         for (const t of input.Tags ?? []) if (i && t.Key) i.tags[t.Key] = t.Value ?? '';
@@ -86,7 +96,8 @@ export function fakeEc2(instances: FakeInstance[]) {
         resource: { kind: 'instance', clusterTagged: clusterTagged(id) },
       });
     }
-    if (hooks.fail) throw hooks.fail;
+    const failed = failure('TerminateInstances');
+    if (failed) throw failed;
     for (const id of input.InstanceIds ?? []) {
       const i = instances.find((x) => x.id === id);
       if (i) i.state = 'shutting-down';

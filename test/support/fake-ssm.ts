@@ -6,7 +6,13 @@ import { recordAwsCall, relativeParameter } from './aws-ledger';
 export function fakeSsm(clock: () => Date = () => new Date()) {
   const mock = mockClient(SSMClient);
   const store = new Map<string, { value: string; type: string; modified: Date }>();
-  const hooks: { fail?: Error } = {};
+  const hooks: {
+    /** Every call fails with this error. */
+    fail?: Error;
+    /** Per call: an error for this call of this action (e.g. only the second PutParameter), or none. */
+    failOn?: (action: 'GetParameters' | 'PutParameter') => Error | undefined;
+  } = {};
+  const failure = (action: 'GetParameters' | 'PutParameter') => hooks.fail ?? hooks.failOn?.(action);
   mock.on(GetParametersCommand).callsFake(async (input: { Names?: string[] }) => {
     for (const name of input.Names ?? []) {
       recordAwsCall({
@@ -14,7 +20,8 @@ export function fakeSsm(clock: () => Date = () => new Date()) {
         resource: { kind: 'ssm-parameter', relative: relativeParameter(name) },
       });
     }
-    if (hooks.fail) throw hooks.fail;
+    const failed = failure('GetParameters');
+    if (failed) throw failed;
     const names = input.Names ?? [];
     return {
       Parameters: names
@@ -33,7 +40,8 @@ export function fakeSsm(clock: () => Date = () => new Date()) {
       action: 'ssm:PutParameter',
       resource: { kind: 'ssm-parameter', relative: relativeParameter(input.Name ?? '') },
     });
-    if (hooks.fail) throw hooks.fail;
+    const failed = failure('PutParameter');
+    if (failed) throw failed;
     if (input.Name && input.Value !== undefined)
       store.set(input.Name, { value: input.Value, type: input.Type ?? 'String', modified: clock() });
     return { Version: 1 };

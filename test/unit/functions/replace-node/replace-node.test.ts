@@ -285,6 +285,25 @@ describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
     expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
   });
 
+  it('terminates at once when its node removal was applied but the answer was lost', async () => {
+    const { swarm, instances } = cluster6();
+    const removeNode = swarm.removeNode.bind(swarm);
+    let lost = 1;
+    swarm.removeNode = async (id) => {
+      const done = await removeNode(id);
+      if (lost-- > 0)
+        throw new (await import('../../../../shared/errors')).DependencyUnavailableError(
+          'docker',
+          'socket hang up',
+        );
+      return done;
+    };
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', instance: 'i-0000000000000a001' });
+    expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
+    expect(swarm.removed).toEqual(['w1']);
+  });
+
   it('rides out a passing EC2 error within the same delivery and terminates once', async () => {
     const { swarm, instances } = cluster6();
     const cloud = cloudFor(instances);

@@ -136,6 +136,21 @@ describe('scaleNodes (Auto Scaling mocked at the SDK boundary)', () => {
     expect((await run(deps, { scale: 'up' })).outcomes[0]).toMatchObject({ reason: 'at-max' });
   });
 
+  it('says scaled, and tells the people once, when the capacity was set but the answer was lost', async () => {
+    const { deps, asg: a, notifier } = setup();
+    let lost = 1;
+    if (a)
+      a.hooks.onSetDesired = () => {
+        if (lost-- > 0) throw Object.assign(new Error('connection reset'), { name: 'InternalFailure' });
+      };
+    expect((await run(deps, { type: 'node', scale: 'up' })).outcomes).toEqual([
+      { kind: 'scaled', alert: 'n0', group: 'workers', from: 3, to: 4 },
+    ]);
+    expect(a?.group.desired).toBe(4);
+    expect(a?.mock.commandCalls(SetDesiredCapacityCommand)).toHaveLength(1);
+    expect(notifier.notices.map((n) => n.title)).toEqual(['Scaling workers out: 3 → 4']);
+  });
+
   it('converges on one step when the same scale-out arrives concurrently', async () => {
     const { deps, asg: a } = setup();
     const results = await Promise.all(

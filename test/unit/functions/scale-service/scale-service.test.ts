@@ -11,6 +11,7 @@ import {
   scaleService,
 } from '../../../../functions/scale-service/scale-service';
 import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
+import { DependencyUnavailableError } from '../../../../shared/errors';
 import { createLogger } from '../../../../shared/logger';
 import type { ServiceState } from '../../../../shared/swarm';
 import { FakeSwarm, fastRetry } from '../../../support/fake-swarm';
@@ -406,6 +407,33 @@ describe('scaleService', () => {
     expect(kinds.filter((k) => k === 'cooldown')).toHaveLength(19);
     expect(swarm.replicas('web')).toBe(2);
     expect(swarm.conflicts).toBeGreaterThan(0);
+  });
+
+  it('says scaled when Docker applied its update but the answer was lost, and does not update again', async () => {
+    const swarm = new FakeSwarm().add('web', { replicas: 1, labels: opted });
+    const update = swarm.updateService.bind(swarm);
+    let lost = 1;
+    swarm.updateService = async (state, change) => {
+      await update(state, change);
+      if (lost-- > 0) throw new DependencyUnavailableError('docker', 'socket hang up');
+    };
+    const result = await run(swarm, [{ labels: { service: 'web', scale: 'up' } }]);
+    expect(result.outcomes).toEqual([{ kind: 'scaled', alert: 'f0', service: 'web', from: 1, to: 2 }]);
+    expect(swarm.updates).toBe(1);
+    expect(swarm.replicas('web')).toBe(2);
+  });
+
+  it('decides again when an update failed before Docker applied it', async () => {
+    const swarm = new FakeSwarm().add('web', { replicas: 1, labels: opted });
+    const update = swarm.updateService.bind(swarm);
+    let failures = 1;
+    swarm.updateService = async (state, change) => {
+      if (failures-- > 0) throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
+      await update(state, change);
+    };
+    const result = await run(swarm, [{ labels: { service: 'web', scale: 'up' } }]);
+    expect(result.outcomes[0]).toMatchObject({ kind: 'scaled', from: 1, to: 2 });
+    expect(swarm.updates).toBe(1);
   });
 
   it('gives up with a retryable error when conflicts do not stop', async () => {
