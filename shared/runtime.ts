@@ -1,7 +1,9 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type Docker from 'dockerode';
 import { createDockerClient } from './docker';
+import { lazy } from './lazy';
 import { createLogger, type Logger } from './logger';
+import { createNotifier, type Notifier } from './notifier';
 import { createSecrets, type Secrets } from './secrets';
 import { loadSettings, type Settings } from './settings';
 
@@ -15,6 +17,10 @@ export interface Runtime {
   logger: Logger;
   secrets: Secrets;
   docker(): Promise<Docker>;
+  /** The one SSM client of this container, created on first use. */
+  ssm(): SSMClient;
+  /** Chat messages from `source` to the configured targets; a failed delivery never fails a remediation. */
+  notifier(source: string): Notifier;
 }
 
 let current: Runtime | undefined;
@@ -23,14 +29,8 @@ export function runtime(): Runtime {
   if (current) return current;
   const settings = loadSettings();
   const logger = createLogger({ level: settings.logLevel });
-  let ssm: SSMClient | undefined;
-  const secrets = createSecrets({
-    settings,
-    ssm: () => {
-      ssm ??= new SSMClient({});
-      return ssm;
-    },
-  });
+  const ssm = lazy(() => new SSMClient({}));
+  const secrets = createSecrets({ settings, ssm });
   let docker: Promise<Docker> | undefined;
   current = {
     settings,
@@ -44,6 +44,14 @@ export function runtime(): Runtime {
       });
       return docker;
     },
+    ssm,
+    notifier: (source) =>
+      createNotifier({
+        source,
+        targets: () => secrets.chatTargets(),
+        timeoutMs: settings.notifyTimeoutMs,
+        log: logger.child({ function: source }),
+      }),
   };
   return current;
 }

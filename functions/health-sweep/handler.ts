@@ -1,12 +1,11 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
 import { ValidationError } from '../../shared/errors';
 import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/lambda-dispatch';
+import { lazy } from '../../shared/lazy';
 import type { Logger } from '../../shared/logger';
-import { createNotifier } from '../../shared/notifier';
 import { createParameterStore } from '../../shared/parameters';
 import { runtime } from '../../shared/runtime';
 import { scheduledEdge } from '../../shared/scheduled';
@@ -72,9 +71,6 @@ function defaultDeps(): HandlerDeps {
   const rt = runtime();
   const { settings } = rt;
   const docker = () => rt.docker();
-  let autoscaling: AutoScalingClient | undefined;
-  let lambda: LambdaClient | undefined;
-  let ssm: SSMClient | undefined;
   const dispatchTo = {
     replaceNode: settings.replaceNodeFunction,
     syncJoinTokens: settings.syncJoinTokensFunction,
@@ -87,34 +83,26 @@ function defaultDeps(): HandlerDeps {
     tasks: createSwarmTasks(docker),
     group:
       settings.cloud === 'aws' && settings.workerAsgName
-        ? createWorkerGroup(() => {
-            autoscaling ??= new AutoScalingClient({});
-            return autoscaling;
-          }, settings.workerAsgName)
+        ? createWorkerGroup(
+            lazy(() => new AutoScalingClient({})),
+            settings.workerAsgName,
+          )
         : undefined,
     dispatcher:
       dispatchTo.replaceNode || dispatchTo.syncJoinTokens
-        ? createLambdaDispatcher(() => {
-            lambda ??= new LambdaClient({});
-            return lambda;
-          }, dispatchTo)
+        ? createLambdaDispatcher(
+            lazy(() => new LambdaClient({})),
+            dispatchTo,
+          )
         : reportOnlyDispatcher('REPLACE_NODE_FUNCTION and SYNC_JOIN_TOKENS_FUNCTION are not set'),
     joinParameters:
       settings.settingsPrefix === undefined
         ? { notChecked: 'SETTINGS_PREFIX is not set' }
         : {
             settingsPrefix: settings.settingsPrefix,
-            store: createParameterStore(() => {
-              ssm ??= new SSMClient({});
-              return ssm;
-            }),
+            store: createParameterStore(rt.ssm),
           },
-    notifier: createNotifier({
-      source: 'health-sweep',
-      targets: () => rt.secrets.chatTargets(),
-      timeoutMs: settings.notifyTimeoutMs,
-      log: rt.logger.child({ function: 'health-sweep' }),
-    }),
+    notifier: rt.notifier('health-sweep'),
     clock: { now: () => new Date() },
     settings,
   };

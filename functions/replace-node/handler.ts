@@ -4,8 +4,8 @@ import { alertRef, parseWebhook } from '../../shared/alertmanager';
 import { createCloudInstances } from '../../shared/ec2';
 import { ValidationError } from '../../shared/errors';
 import { httpEdge } from '../../shared/http';
+import { lazy } from '../../shared/lazy';
 import type { Logger } from '../../shared/logger';
-import { createNotifier } from '../../shared/notifier';
 import { runtime } from '../../shared/runtime';
 import type { Settings } from '../../shared/settings';
 import { createSwarmNodes } from '../../shared/swarm';
@@ -110,13 +110,12 @@ export function makeHandler(deps: HandlerDeps) {
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
   const { settings } = rt;
-  let ec2: EC2Client | undefined;
   const cloud =
     settings.cloud === 'aws' && settings.clusterTag
-      ? createCloudInstances(() => {
-          ec2 ??= new EC2Client({});
-          return ec2;
-        }, settings.clusterTag)
+      ? createCloudInstances(
+          lazy(() => new EC2Client({})),
+          settings.clusterTag,
+        )
       : undefined;
   return {
     settings,
@@ -124,12 +123,7 @@ function defaultDeps(): HandlerDeps {
     tokens: () => rt.secrets.webhookTokens(),
     swarm: createSwarmNodes(() => rt.docker()),
     cloud,
-    notifier: createNotifier({
-      source: 'replace-node',
-      targets: () => rt.secrets.chatTargets(),
-      timeoutMs: settings.notifyTimeoutMs,
-      log: rt.logger.child({ function: 'replace-node' }),
-    }),
+    notifier: rt.notifier('replace-node'),
     clock: { now: () => new Date() },
   };
 }

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
 import { ValidationError } from '../../shared/errors';
 import { httpEdge, webhookPayload } from '../../shared/http';
+import { lazy } from '../../shared/lazy';
 import type { Logger } from '../../shared/logger';
-import { createNotifier } from '../../shared/notifier';
 import { runtime } from '../../shared/runtime';
 import type { Settings } from '../../shared/settings';
 import { createSwarmNodes, createSwarmTasks } from '../../shared/swarm';
@@ -57,13 +57,12 @@ export function makeHandler(deps: HandlerDeps) {
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
   const { settings } = rt;
-  let client: AutoScalingClient | undefined;
   const group =
     settings.cloud === 'aws' && settings.workerAsgName
-      ? createWorkerGroup(() => {
-          client ??= new AutoScalingClient({});
-          return client;
-        }, settings.workerAsgName)
+      ? createWorkerGroup(
+          lazy(() => new AutoScalingClient({})),
+          settings.workerAsgName,
+        )
       : undefined;
   return {
     settings,
@@ -72,12 +71,7 @@ function defaultDeps(): HandlerDeps {
     swarm: createSwarmNodes(() => rt.docker()),
     tasks: createSwarmTasks(() => rt.docker()),
     group,
-    notifier: createNotifier({
-      source: 'scale-nodes',
-      targets: () => rt.secrets.chatTargets(),
-      timeoutMs: settings.notifyTimeoutMs,
-      log: rt.logger.child({ function: 'scale-nodes' }),
-    }),
+    notifier: rt.notifier('scale-nodes'),
     clock: { now: () => new Date() },
   };
 }

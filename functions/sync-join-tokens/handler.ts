@@ -1,8 +1,6 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { SettingsError, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
-import { createNotifier } from '../../shared/notifier';
 import { createParameterStore } from '../../shared/parameters';
 import { runtime } from '../../shared/runtime';
 import { scheduledEdge } from '../../shared/scheduled';
@@ -49,21 +47,12 @@ function defaultDeps(): HandlerDeps {
       'invalid settings: SETTINGS_PREFIX must be set for sync-join-tokens (where the tokens go)',
     );
   }
-  let ssm: SSMClient | undefined;
   return {
     logger: rt.logger,
     dryRun: settings.dryRun,
     swarm: createSwarmNodes(() => rt.docker()),
-    parameters: createParameterStore(() => {
-      ssm ??= new SSMClient({});
-      return ssm;
-    }),
-    notifier: createNotifier({
-      source: 'sync-join-tokens',
-      targets: () => rt.secrets.chatTargets(),
-      timeoutMs: settings.notifyTimeoutMs,
-      log: rt.logger.child({ function: 'sync-join-tokens' }),
-    }),
+    parameters: createParameterStore(rt.ssm),
+    notifier: rt.notifier('sync-join-tokens'),
     clock: { now: () => new Date() },
     settings: { settingsPrefix: settings.settingsPrefix, joinTokenMaxAgeDays: settings.joinTokenMaxAgeDays },
   };
