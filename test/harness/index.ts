@@ -16,7 +16,7 @@ export type HarnessNeed = 'swarm' | 'alertmanager';
 /** The part of vitest's `describe` we use; vitest's own `describe` fits. */
 export interface SuiteLike {
   (name: string, fn: () => void): unknown;
-  skip(name: string, fn: () => void): unknown;
+  skipIf(condition: boolean): (name: string, fn: () => void) => unknown;
 }
 
 /** Why the real harness cannot run here, or undefined when it can. */
@@ -45,7 +45,7 @@ export function requireRealHarness(
   if (process.env.CI === 'true') {
     throw new Error(`CI=true but the real integration harness cannot run here: ${reason}`);
   }
-  return (name, fn) => void describe.skip(`${name} (skipped: ${reason})`, fn);
+  return (name, fn) => void describe.skipIf(true)(`${name} (skipped: ${reason})`, fn);
 }
 export * from './bootstrap';
 export * from './chat-receiver';
