@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { type AlertmanagerWebhook, parseWebhook } from './alertmanager';
 import { authenticate } from './auth';
 import { publicMessage, ReflexError, statusFor, ValidationError } from './errors';
@@ -27,6 +28,25 @@ export interface EdgeOptions<I, O extends { kind: string; reason?: string }> {
   /** Validates the parsed body (or a direct invocation's event); throws ValidationError. */
   parse: (payload: unknown) => { input: I; logKeys?: Record<string, unknown> };
   handle: (input: I, context: EdgeContext) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+}
+
+/** `?dryRun=true|false|1|0` on every route: the plan without the change. */
+export const dryRunParam = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+/** Validates the URL's query parameters; a bad one is a 400 that names it. Unknown ones are ignored. */
+export function parseQuery<S extends z.ZodType>(
+  schema: S,
+  query: Readonly<Record<string, string>>,
+): z.output<S> {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `query parameter ${i.path.join('.')}: ${i.message}`);
+    throw new ValidationError(issues.join('; '), issues);
+  }
+  return parsed.data;
 }
 
 /** The usual parse step: an Alertmanager webhook, correlated in logs by its groupKey. */

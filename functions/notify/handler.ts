@@ -1,25 +1,12 @@
 import { z } from 'zod';
-import { ValidationError } from '../../shared/errors';
-import { httpEdge, webhookPayload } from '../../shared/http';
+import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
 import type { Logger } from '../../shared/logger';
 import { postJson } from '../../shared/notifier';
 import { runtime } from '../../shared/runtime';
 import type { Settings } from '../../shared/settings';
 import { type NotifyDeps, notifyGroup } from './notify';
 
-const notifyQuery = z.looseObject({
-  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
-});
-
-export function readQuery(query: Readonly<Record<string, string>>): { dryRun?: boolean } {
-  const parsed = notifyQuery.safeParse(query);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `query parameter ${i.path.join('.')}: ${i.message}`);
-    throw new ValidationError(issues.join('; '), issues);
-  }
-  const { dryRun } = parsed.data;
-  return { dryRun: dryRun === undefined ? undefined : dryRun === 'true' || dryRun === '1' };
-}
+const notifyQuery = z.looseObject({ dryRun: dryRunParam });
 
 export interface HandlerDeps extends NotifyDeps {
   settings: Settings;
@@ -35,9 +22,9 @@ export function makeHandler(deps: HandlerDeps) {
     tokens: deps.tokens,
     parse: webhookPayload(deps.settings),
     handle: async (webhook, { query, log }) => {
-      const { dryRun } = readQuery(query);
+      const { dryRun } = parseQuery(notifyQuery, query);
       // A dry-run setting cannot be switched off by a caller.
-      return notifyGroup(deps, { webhook, dryRun: deps.settings.dryRun || dryRun === true, log });
+      return notifyGroup(deps, { webhook, dryRun: deps.settings.dryRun || dryRun, log });
     },
   });
 }

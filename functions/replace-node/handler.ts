@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { alertRef, parseWebhook } from '../../shared/alertmanager';
 import { createCloudInstances } from '../../shared/ec2';
 import { ValidationError } from '../../shared/errors';
-import { httpEdge } from '../../shared/http';
+import { dryRunParam, httpEdge, parseQuery } from '../../shared/http';
 import { lazy } from '../../shared/lazy';
 import type { Logger } from '../../shared/logger';
 import { runtime } from '../../shared/runtime';
@@ -82,7 +82,7 @@ export function parseReplaceRequest(
 }
 
 const query = z.looseObject({
-  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+  dryRun: dryRunParam,
 });
 
 export interface HandlerDeps extends ReplaceNodeDeps {
@@ -99,9 +99,7 @@ export function makeHandler(deps: HandlerDeps) {
     tokens: deps.tokens,
     parse: (payload) => parseReplaceRequest(payload, deps.settings.maxAlerts),
     handle: async (input, { query: raw, log }) => {
-      const q = query.safeParse(raw);
-      if (!q.success) throw new ValidationError('query parameter dryRun: must be true or false');
-      const dryRun = deps.settings.dryRun || q.data.dryRun === 'true' || q.data.dryRun === '1';
+      const dryRun = deps.settings.dryRun || parseQuery(query, raw).dryRun;
       return replaceNodes(deps, { ...input, dryRun, log });
     },
   });

@@ -1,8 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { z } from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
-import { ValidationError } from '../../shared/errors';
-import { httpEdge, webhookPayload } from '../../shared/http';
+import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
 import { lazy } from '../../shared/lazy';
 import type { Logger } from '../../shared/logger';
 import { runtime } from '../../shared/runtime';
@@ -16,22 +15,15 @@ const nodeQuery = z.looseObject({
     .string()
     .refine((v) => parseNodeScale(v) !== undefined, 'must be up, down or a non-zero signed integer')
     .optional(),
-  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+  dryRun: dryRunParam,
 });
 
 export function readNodeQuery(query: Readonly<Record<string, string>>): {
   override?: NodeScaleRequest;
   dryRun: boolean;
 } {
-  const parsed = nodeQuery.safeParse(query);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `query parameter ${i.path.join('.')}: ${i.message}`);
-    throw new ValidationError(issues.join('; '), issues);
-  }
-  return {
-    override: parsed.data.scale === undefined ? undefined : parseNodeScale(parsed.data.scale),
-    dryRun: parsed.data.dryRun === 'true' || parsed.data.dryRun === '1',
-  };
+  const { scale, dryRun } = parseQuery(nodeQuery, query);
+  return { override: scale === undefined ? undefined : parseNodeScale(scale), dryRun };
 }
 
 export interface HandlerDeps extends ScaleNodesDeps {

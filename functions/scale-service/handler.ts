@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from '../../shared/errors';
-import { httpEdge, webhookPayload } from '../../shared/http';
+import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
 import type { Logger } from '../../shared/logger';
 import { isSwarmObjectName } from '../../shared/names';
 import { runtime } from '../../shared/runtime';
@@ -15,23 +14,15 @@ const scaleQuery = z.looseObject({
     .string()
     .refine((v) => parseScale(v) !== undefined, 'must be up, down or a non-zero signed integer')
     .optional(),
-  dryRun: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+  dryRun: dryRunParam,
 });
 
 export function readQuery(query: Readonly<Record<string, string>>): {
   overrides: Overrides;
-  dryRun?: boolean;
+  dryRun: boolean;
 } {
-  const parsed = scaleQuery.safeParse(query);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `query parameter ${i.path.join('.')}: ${i.message}`);
-    throw new ValidationError(issues.join('; '), issues);
-  }
-  const { service, scale, dryRun } = parsed.data;
-  return {
-    overrides: { service, scale: scale === undefined ? undefined : parseScale(scale) },
-    dryRun: dryRun === undefined ? undefined : dryRun === 'true' || dryRun === '1',
-  };
+  const { service, scale, dryRun } = parseQuery(scaleQuery, query);
+  return { overrides: { service, scale: scale === undefined ? undefined : parseScale(scale) }, dryRun };
 }
 
 export interface HandlerDeps extends ScaleServiceDeps {
@@ -50,7 +41,7 @@ export function makeHandler(deps: HandlerDeps) {
     handle: async (webhook, { query, log }) => {
       const { overrides, dryRun } = readQuery(query);
       // A dry-run setting cannot be switched off by a caller.
-      return scaleService(deps, { webhook, overrides, dryRun: deps.settings.dryRun || dryRun === true, log });
+      return scaleService(deps, { webhook, overrides, dryRun: deps.settings.dryRun || dryRun, log });
     },
   });
 }
