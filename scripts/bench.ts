@@ -23,6 +23,7 @@ import { createLogger } from '../shared/logger';
 import { parseSettings } from '../shared/settings';
 import { createSwarmServices } from '../shared/swarm';
 import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
+import { webhookEvent } from '../test/support/http-event';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
 const WARMUP = 20;
@@ -96,16 +97,7 @@ async function main() {
         swarm: createSwarmServices(async () => client),
         clock,
       });
-    const event = (alerts: Array<Record<string, string>>) => ({
-      version: '2.0',
-      headers: { authorization: `Bearer ${TOKEN}` },
-      requestContext: { http: { method: 'POST' } },
-      body: JSON.stringify({
-        version: '4',
-        status: 'firing',
-        alerts: alerts.map((labels) => ({ status: 'firing', labels })),
-      }),
-    });
+    const event = (alerts: Array<Record<string, string>>) => webhookEvent(TOKEN, alerts);
     // Tasks of these services can never be placed: the figures measure the API, not container starts.
     const create = (name: string) =>
       docker.createService({

@@ -50,3 +50,4 @@ export function requireRealHarness(
 export * from './bootstrap';
 export * from './chat-receiver';
 export * from './docker-proxy';
+export * from './service-state';

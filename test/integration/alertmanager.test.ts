@@ -6,6 +6,7 @@ import { routes } from '../../scripts/local/routes';
 import { type LocalServer, startLocalServer } from '../../scripts/local/server';
 import {
   requireRealHarness,
+  serviceState,
   startAlertmanager,
   startSwarm,
   type TestAlertmanager,
@@ -44,12 +45,7 @@ describeReal('the shipped Alertmanager config against a real Alertmanager and a 
     return config;
   }
 
-  async function replicas(name: string): Promise<number | undefined> {
-    const raw = (await swarm.docker().getService(name).inspect()) as {
-      Spec: { Mode: { Replicated?: { Replicas: number } } };
-    };
-    return raw.Spec.Mode.Replicated?.Replicas;
-  }
+  const replicas = async (name: string) => (await serviceState(swarm.docker(), name)).replicas;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'swarm-reflex-am-test-'));

@@ -20,6 +20,7 @@ import {
   type ChatReceiver,
   type DockerProxy,
   requireRealHarness,
+  serviceState,
   startChatReceiver,
   startDockerProxy,
   startSwarm,
@@ -137,17 +138,7 @@ describeReal('under fire: Docker and AWS faults against a real swarm, through a 
       return handler()(httpEvent({ body: JSON.stringify(webhook), authorization: bearer(TOKEN) }));
     }
 
-    async function state(name: string) {
-      const raw = (await swarm.docker().getService(name).inspect()) as {
-        Version: { Index: number };
-        Spec: { Labels?: Record<string, string>; Mode: { Replicated?: { Replicas: number } } };
-      };
-      return {
-        version: raw.Version.Index,
-        replicas: raw.Spec.Mode.Replicated?.Replicas,
-        labels: raw.Spec.Labels ?? {},
-      };
-    }
+    const state = (name: string) => serviceState(swarm.docker(), name);
 
     async function service(name: string) {
       await swarm.createService({

@@ -17,6 +17,7 @@ import {
 import { asFunction } from '../support/aws-ledger';
 import { type FakeInstance, fakeEc2 } from '../support/fake-ec2';
 import { fakeSsm } from '../support/fake-ssm';
+import { webhookEvent } from '../support/http-event';
 import { memoryLogger, realNotifier } from '../support/real-deps';
 
 const describeReal = requireRealHarness(describe, ['swarm']);
@@ -81,16 +82,8 @@ describeReal('replace-node on a real multi-node swarm (EC2 and SSM mocked at the
     });
   }
 
-  const alert = (labels: Record<string, string>) => ({
-    version: '2.0',
-    headers: { authorization: `Bearer ${TOKEN}` },
-    requestContext: { http: { method: 'POST' } },
-    body: JSON.stringify({
-      version: '4',
-      status: 'firing',
-      alerts: [{ status: 'firing', labels: { alertname: 'NodeDown', type: 'node', ...labels } }],
-    }),
-  });
+  const alert = (labels: Record<string, string>) =>
+    webhookEvent(TOKEN, [{ alertname: 'NodeDown', type: 'node', ...labels }]);
 
   async function outcome(h: ReturnType<typeof handler>, labels: Record<string, string>) {
     const response = await h(alert(labels));

@@ -12,6 +12,7 @@ import {
   type TestSwarm,
 } from '../harness';
 import { fakeAutoScaling } from '../support/fake-autoscaling';
+import { webhookEvent } from '../support/http-event';
 import { memoryLogger, realNotifier } from '../support/real-deps';
 
 const describeReal = requireRealHarness(describe, ['swarm']);
@@ -54,16 +55,7 @@ describeReal('scale-nodes on a real swarm (Auto Scaling mocked at the SDK bounda
   }
 
   const post = async (scale: string) => {
-    const response = await handler()({
-      version: '2.0',
-      headers: { authorization: `Bearer ${TOKEN}` },
-      requestContext: { http: { method: 'POST' } },
-      body: JSON.stringify({
-        version: '4',
-        status: 'firing',
-        alerts: [{ status: 'firing', labels: { alertname: 'Capacity', type: 'node', scale } }],
-      }),
-    });
+    const response = await handler()(webhookEvent(TOKEN, [{ alertname: 'Capacity', type: 'node', scale }]));
     expect(response.statusCode).toBe(200);
     return JSON.parse(response.body) as {
       outcomes: Array<Record<string, unknown>>;

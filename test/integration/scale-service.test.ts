@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCALED_AT_LABEL } from '../../functions/scale-service/scale-service';
 import { routes } from '../../scripts/local/routes';
 import { type LocalServer, startLocalServer } from '../../scripts/local/server';
-import { requireRealHarness, startSwarm, type TestSwarm } from '../harness';
+import { requireRealHarness, serviceState, startSwarm, type TestSwarm } from '../harness';
 
 const TOKEN = 'integration-token-0123456789';
 const describeReal = requireRealHarness(describe, ['swarm']);
@@ -49,17 +49,7 @@ describeReal('scale-service against a real swarm', () => {
     };
   }
 
-  async function inspect(name: string) {
-    const raw = (await swarm.docker().getService(name).inspect()) as {
-      Version: { Index: number };
-      Spec: { Labels?: Record<string, string>; Mode: { Replicated?: { Replicas: number } } };
-    };
-    return {
-      version: raw.Version.Index,
-      replicas: raw.Spec.Mode.Replicated?.Replicas,
-      labels: raw.Spec.Labels ?? {},
-    };
-  }
+  const inspect = (name: string) => serviceState(swarm.docker(), name);
 
   async function service(name: string, replicas: number, labels: Record<string, string>) {
     await swarm.createService({ name, replicas, labels });

@@ -42,3 +42,20 @@ export function awsError(name: string, message = name): Error {
     $metadata: { httpStatusCode: name === 'AccessDenied' || name === 'AccessDeniedException' ? 403 : 400 },
   });
 }
+
+/** An authenticated API Gateway event carrying a firing Alertmanager webhook with these alerts' labels. */
+export function webhookEvent(
+  token: string,
+  alerts: ReadonlyArray<Record<string, string>>,
+  query?: Record<string, string>,
+) {
+  return httpEvent({
+    authorization: bearer(token),
+    query,
+    body: JSON.stringify({
+      version: '4',
+      status: 'firing',
+      alerts: alerts.map((labels) => ({ status: 'firing', labels })),
+    }),
+  });
+}
