@@ -38,7 +38,14 @@ export default defineConfig({
       },
       {
         // Runs after the others (see the test script): it reads the AWS calls they recorded.
-        test: { name: 'iam', include: ['test/iam/**/*.test.ts'], environment: 'node', testTimeout: 120_000 },
+        test: {
+          name: 'iam',
+          include: ['test/iam/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          // Packages the template first when serverless.yml changed (osls: tens of seconds on 2 cores).
+          hookTimeout: 180_000,
+        },
       },
     ],
   },

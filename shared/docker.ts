@@ -46,6 +46,12 @@ interface DockerModemError {
   json?: { message?: string } | null;
 }
 
+/** What the daemon said (its JSON `message`), else the error's own message. */
+export function dockerErrorMessage(error: unknown): string {
+  const e = (error ?? {}) as DockerModemError;
+  return e.json?.message ?? e.message ?? String(error);
+}
+
 /**
  * Turns what dockerode throws into our errors: "update out of sequence" is a version
  * conflict; no answer, a timeout or a server error means the swarm cannot be reached now
@@ -54,7 +60,7 @@ interface DockerModemError {
  */
 export function classifyDockerError(error: unknown, doing: string): 'not-found' {
   const e = (error ?? {}) as DockerModemError;
-  const detail = e.json?.message ?? e.message ?? String(error);
+  const detail = dockerErrorMessage(error);
   if (/update out of sequence/i.test(detail)) {
     throw new VersionConflictError(`${doing}: the object changed since it was read`, { cause: error });
   }

@@ -1,5 +1,6 @@
 import {
   CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
   type EC2Client,
   type Filter,
@@ -18,7 +19,16 @@ export interface InstanceInfo {
 
 /** Tags we write on an instance that is being replaced: the state of a replacement in progress. */
 export const REPLACING_NODE_TAG = 'swarm-reflex:replacing-node';
+/** When the replacement started (the first tag): another caller's replacement gets a minute to finish. */
 export const REPLACING_SINCE_TAG = 'swarm-reflex:replacing-since';
+export const REPLACING_HOSTNAME_TAG = 'swarm-reflex:replacing-hostname';
+export const REPLACING_ROLE_TAG = 'swarm-reflex:replacing-role';
+export const REPLACING_TAGS = [
+  REPLACING_NODE_TAG,
+  REPLACING_SINCE_TAG,
+  REPLACING_HOSTNAME_TAG,
+  REPLACING_ROLE_TAG,
+];
 
 /** The EC2 calls node replacement makes, all scoped to this cluster's tagged instances. */
 export interface CloudInstances {
@@ -28,6 +38,8 @@ export interface CloudInstances {
   /** The cluster's instances carrying a replacing-node tag (terminated ones stay listed for about an hour). */
   listReplacements(): Promise<InstanceInfo[]>;
   tagInstance(id: string, tags: Record<string, string>): Promise<void>;
+  /** Removes tags (an aborted replacement's): the instance is no longer being replaced. */
+  untagInstance(id: string, keys: readonly string[]): Promise<void>;
   terminateInstance(id: string): Promise<void>;
 }
 
@@ -96,6 +108,13 @@ export function createCloudInstances(
         );
       } catch (error) {
         throw awsUnavailable(error, `tagging ${id}`);
+      }
+    },
+    async untagInstance(id, keys) {
+      try {
+        await ec2().send(new DeleteTagsCommand({ Resources: [id], Tags: keys.map((Key) => ({ Key })) }));
+      } catch (error) {
+        throw awsUnavailable(error, `untagging ${id}`);
       }
     },
     async terminateInstance(id) {

@@ -84,7 +84,8 @@ export async function completeScaleIns(
     }
     const instance = node.engineLabels[INSTANCE_ID_LABEL];
     if (deps.group && instance) await deps.group.terminateAndShrink(instance);
-    await deps.swarm.removeNode(node.id);
+    // Its instance is gone but Swarm may not have noticed yet: the node can still look Ready.
+    await deps.swarm.removeNode(node.id, { force: true });
     log.info('scale-in completed', { node: node.id, hostname: node.hostname, instance });
     await deps.notifier.notify({
       severity: 'info',

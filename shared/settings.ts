@@ -98,6 +98,7 @@ const settingsSchema = z.object({
     .optional(),
   NODE_SCALE_COOLDOWN_SECONDS: int(0, 86_400, 300),
   NODE_SCALE_STEP: int(1, 100, 1),
+  NODE_SCALE_IN_MAX: int(1, 100, 1),
   NODES_MIN: int(0, 10_000, 0),
   NODES_MAX: int(0, 10_000, 0),
   SWEEP_INTERVAL_SECONDS: int(1, 3_600, 60),
@@ -139,6 +140,8 @@ export interface Settings {
   readonly nodeScaleCooldownSeconds: number;
   /** What `scale=up` / `scale=down` move by. */
   readonly nodeScaleStep: number;
+  /** The most workers one scale-in decision drains, whatever the step or delta asked for. */
+  readonly nodeScaleInMax: number;
   /** Our bounds on top of the group's own min/max; 0 means the group's. */
   readonly nodesMin: number;
   readonly nodesMax: number;
@@ -208,6 +211,7 @@ export function parseSettings(
     workerAsgName: s.WORKER_ASG_NAME,
     nodeScaleCooldownSeconds: s.NODE_SCALE_COOLDOWN_SECONDS,
     nodeScaleStep: s.NODE_SCALE_STEP,
+    nodeScaleInMax: s.NODE_SCALE_IN_MAX,
     nodesMin: s.NODES_MIN,
     nodesMax: s.NODES_MAX,
     sweepIntervalSeconds: s.SWEEP_INTERVAL_SECONDS,

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { classifyDockerError } from './docker';
+import { classifyDockerError, dockerErrorMessage } from './docker';
 import { VersionConflictError } from './errors';
 
 /** A Swarm service as the domain sees it: one read gives everything a decision needs. */
@@ -235,8 +235,11 @@ export interface SwarmNodes {
     node: NodeState,
     change: { availability?: 'active' | 'drain'; labels?: Record<string, string | undefined> },
   ): Promise<void>;
-  /** `docker node rm --force`; 'not-found' when it is already gone. */
-  removeNode(nodeId: string): Promise<'removed' | 'not-found'>;
+  /**
+   * `docker node rm`: 'not-found' when it is already gone. Without `force` swarmkit itself
+   * refuses a node that is Ready ('not-down'): a node that came back is never removed.
+   */
+  removeNode(nodeId: string, options?: { force?: boolean }): Promise<'removed' | 'not-found' | 'not-down'>;
   inspectSwarm(): Promise<SwarmInfo>;
   /** Versioned swarm update: sets (or, for undefined, removes) swarm labels; may rotate the join tokens. */
   updateSwarm(
@@ -282,6 +285,9 @@ export function toNodeState(raw: RawNode): NodeState {
   };
 }
 
+/** Swarmkit's FailedPrecondition for `node rm` without force on a node that is not down. */
+const NODE_NOT_DOWN = /is not down and can't be removed/i;
+
 export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
   return {
     async listNodes() {
@@ -324,11 +330,12 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
       }
     },
 
-    async removeNode(nodeId) {
+    async removeNode(nodeId, options = {}) {
       try {
-        await (await docker()).getNode(nodeId).remove({ force: true });
+        await (await docker()).getNode(nodeId).remove({ force: options.force === true });
         return 'removed';
       } catch (error) {
+        if (NODE_NOT_DOWN.test(dockerErrorMessage(error))) return 'not-down';
         return classifyDockerError(error, `removing node ${nodeId}`);
       }
     },

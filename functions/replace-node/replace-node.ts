@@ -1,33 +1,46 @@
 import {
   type CloudInstances,
   type InstanceInfo,
+  REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
+  REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
+  REPLACING_TAGS,
 } from '../../shared/ec2';
 import { DependencyUnavailableError, QuorumLostError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
-import { quote } from '../../shared/names';
 import type { Notice, Notifier } from '../../shared/notifier';
 import { retryAttempt } from '../../shared/retry';
 import type { NodeState, SwarmNodes } from '../../shared/swarm';
+import {
+  claimReplacement,
+  type ReplacementClaim,
+  readReplacementClaims,
+  recentClaimsOfOthers,
+  releaseReplacement,
+} from '../../shared/swarm-ledger';
+import {
+  checkInstance,
+  decideReplacement,
+  nodesBackedBy,
+  quorumRefusal,
+  RECOVERY_PROCEDURE,
+  type RefuseReason,
+  type SafetySettings,
+} from './rules';
+import { describeTarget, INSTANCE_ID_LABEL, instanceIdPattern, resolveTarget, type Target } from './target';
 
-/** What an alert (or a direct invocation) names: a Swarm node, an EC2 instance, or an address. */
-export type Target =
-  | { by: 'node'; value: string }
-  | { by: 'instance-id'; value: string }
-  | { by: 'address'; value: string };
-
-export type RefuseReason =
-  | 'unknown-node'
-  | 'ambiguous-target'
-  | 'node-not-down'
-  | 'within-grace'
-  | 'quorum-lost'
-  | 'would-lose-quorum'
-  | 'storm'
-  | 'rate-limited'
-  | 'no-instance'
-  | 'not-cluster-instance';
+export {
+  decideReplacement,
+  hasQuorum,
+  nodesBackedBy,
+  RECOVERY_PROCEDURE,
+  type RefuseReason,
+  type SafetySettings,
+  stormLimit,
+  type Verdict,
+} from './rules';
+export { describeTarget, INSTANCE_ID_LABEL, parseTarget, resolveTarget, type Target } from './target';
 
 export type ReplaceOutcome =
   | {
@@ -57,147 +70,9 @@ export type ReplaceOutcome =
       detail: string;
     };
 
-/** Engine label the node bootstrap writes: which EC2 instance runs this dockerd. */
-export const INSTANCE_ID_LABEL = 'aws.instance-id';
 /** A replacement whose first caller has not finished after this long is resumed by the next one. */
 export const RESUME_AFTER_MS = 60_000;
 const ONE_HOUR_MS = 3_600_000;
-/** On-prem (no cloud): removals are recorded as swarm labels, for the rate limit. */
-export const REMOVAL_LABEL_PREFIX = 'com.swarm-reflex.removed.';
-
-const hostname =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
-const instanceId = /^i-[0-9a-f]{8,17}$/;
-
-/** Reads a target from `node` (ID or hostname) or `instance` (EC2 ID, or host:port as node-exporter reports it). */
-export function parseTarget(labels: {
-  node?: string;
-  instance?: string;
-}): Target | { invalid: string } | undefined {
-  if (labels.node !== undefined && labels.node !== '') {
-    return hostname.test(labels.node)
-      ? { by: 'node', value: labels.node }
-      : { invalid: `node label ${quote(labels.node)}` };
-  }
-  const instance = labels.instance;
-  if (instance === undefined || instance === '') return undefined;
-  if (instanceId.test(instance)) return { by: 'instance-id', value: instance };
-  const host = instance.replace(/:\d{1,5}$/, '');
-  if (ipv4.test(host) || hostname.test(host)) return { by: 'address', value: host };
-  return { invalid: `instance label ${quote(instance)}` };
-}
-
-export function describeTarget(t: Target): string {
-  return t.by === 'node' ? t.value : `${t.by === 'instance-id' ? 'instance' : 'address'} ${t.value}`;
-}
-
-/** The nodes a target names; when several match, the down one if it is the only one down. */
-export function resolveTarget(
-  nodes: readonly NodeState[],
-  target: Target,
-): NodeState | 'ambiguous' | undefined {
-  const matches = nodes.filter((n) => {
-    if (target.by === 'instance-id') return n.engineLabels[INSTANCE_ID_LABEL] === target.value;
-    if (target.by === 'node') return n.id === target.value || n.hostname === target.value;
-    return n.address === target.value || n.hostname === target.value;
-  });
-  if (matches.length <= 1) return matches[0];
-  const down = matches.filter((n) => n.state === 'down');
-  return down.length === 1 ? down[0] : 'ambiguous';
-}
-
-export interface SafetySettings {
-  nodeDownGraceSeconds: number;
-  maxDownShare: number;
-  maxReplacementsPerHour: number;
-}
-
-export type Verdict =
-  | { kind: 'proceed' }
-  | { kind: 'refuse'; reason: RefuseReason; detail: string; severity: Notice['severity'] | undefined };
-
-const refuse = (reason: RefuseReason, detail: string, severity?: Notice['severity']): Verdict => ({
-  kind: 'refuse',
-  reason,
-  detail,
-  severity,
-});
-
-/** How many nodes may be down at once before it is a partition, not a failure: never fewer than one. */
-export function stormLimit(total: number, share: number): number {
-  return Math.max(1, Math.floor(total * share));
-}
-
-/** Swarmkit's rule: a raft of n managers needs more than n/2 of them reachable. */
-export function hasQuorum(reachable: number, managers: number): boolean {
-  return reachable > managers / 2;
-}
-
-export const RECOVERY_PROCEDURE =
-  'On one surviving manager run `docker swarm init --force-new-cluster --advertise-addr <its address>`, ' +
-  'then promote workers (`docker node promote`) or join new managers until there are 3 or 5 again. ' +
-  'Nothing was removed or terminated.';
-
-/**
- * The safety rules, all required (fail closed). Pure: the view of the swarm, the target,
- * the time, and how many replacements happened in the last hour.
- */
-export function decideReplacement(
-  nodes: readonly NodeState[],
-  node: NodeState,
-  now: Date,
-  settings: SafetySettings,
-  recentReplacements: number,
-): Verdict {
-  const managers = nodes.filter((n) => n.role === 'manager');
-  const reachable = managers.filter((m) => m.manager?.reachability === 'reachable');
-  if (!hasQuorum(reachable.length, managers.length)) {
-    return refuse(
-      'quorum-lost',
-      `only ${reachable.length} of ${managers.length} managers are reachable: the swarm has lost quorum. ${RECOVERY_PROCEDURE}`,
-      'critical',
-    );
-  }
-  if (node.state !== 'down') {
-    return refuse('node-not-down', `node ${node.hostname} is ${node.state}, not down`);
-  }
-  const downFor = now.getTime() - node.updatedAt.getTime();
-  if (downFor < settings.nodeDownGraceSeconds * 1_000) {
-    return refuse(
-      'within-grace',
-      `node ${node.hostname} is down since ${node.updatedAt.toISOString()}, less than the grace period of ${settings.nodeDownGraceSeconds} s`,
-    );
-  }
-  const down = nodes.filter((n) => n.state === 'down').length;
-  const limit = stormLimit(nodes.length, settings.maxDownShare);
-  if (down > limit) {
-    return refuse(
-      'storm',
-      `${down} of ${nodes.length} nodes are down (more than ${limit}): that looks like a partition or an outage, not a node failure. Check the network and the availability zones; replace nodes by hand once the cause is known.`,
-      'critical',
-    );
-  }
-  if (node.role === 'manager') {
-    const remaining = managers.length - 1;
-    const remainingReachable = reachable.filter((m) => m.id !== node.id).length;
-    if (!hasQuorum(remainingReachable, remaining)) {
-      return refuse(
-        'would-lose-quorum',
-        `removing manager ${node.hostname} would leave ${remainingReachable} reachable of ${remaining} managers, no majority. Restore a manager first.`,
-        'critical',
-      );
-    }
-  }
-  if (recentReplacements >= settings.maxReplacementsPerHour) {
-    return refuse(
-      'rate-limited',
-      `${recentReplacements} nodes were replaced in the last hour (limit ${settings.maxReplacementsPerHour}). Look at why nodes keep failing; raise MAX_REPLACEMENTS_PER_HOUR to allow more.`,
-      'warning',
-    );
-  }
-  return { kind: 'proceed' };
-}
 
 export interface ReplaceNodeDeps {
   swarm: Pick<SwarmNodes, 'listNodes' | 'demoteNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;
@@ -273,6 +148,20 @@ interface Memo {
   removed: Set<string>;
 }
 
+type Refused = Extract<ReplaceOutcome, { kind: 'refused' }>;
+
+async function refused(
+  deps: ReplaceNodeDeps,
+  name: string,
+  node: NodeState | undefined,
+  reason: RefuseReason,
+  detail: string,
+  severity: Notice['severity'] | undefined,
+): Promise<Refused> {
+  if (severity) await notifyRefusal(deps, name, detail, severity);
+  return { kind: 'refused', target: name, ...(node ? { node: node.id } : {}), reason, detail };
+}
+
 async function attempt(
   deps: ReplaceNodeDeps,
   target: Target,
@@ -284,41 +173,47 @@ async function attempt(
   const now = deps.clock.now();
   const nodes = await deps.swarm.listNodes();
   const node = resolveTarget(nodes, target);
-  if (node === 'ambiguous') {
-    const outcome = {
-      kind: 'refused',
-      target: name,
-      reason: 'ambiguous-target',
-      detail: `several nodes match ${name}`,
-    } as const;
-    await notifyRefusal(deps, name, outcome.detail, 'warning');
-    return outcome;
-  }
-  if (!node) return resume(deps, target, name, now, log, memo);
+  if (node === 'ambiguous')
+    return refused(deps, name, undefined, 'ambiguous-target', `several nodes match ${name}`, 'warning');
+  if (!node) return resume(deps, target, name, nodes, now, log, memo);
 
   // The instance behind the node, and whether it is ours to terminate.
   let instance: InstanceInfo | undefined;
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
-    const refusal = checkInstance(instance, deps.settings.clusterTag, node);
-    if (refusal) {
-      // Only refuse loudly once the node is really a candidate; a Ready node is routine.
-      if (node.state === 'down') await notifyRefusal(deps, name, refusal.detail, 'warning');
-      return { kind: 'refused', target: name, node: node.id, ...refusal };
-    }
+    const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);
+    // Only refuse loudly once the node is really a candidate; a Ready node is routine.
+    if (refusal)
+      return refused(
+        deps,
+        name,
+        node,
+        refusal.reason,
+        refusal.detail,
+        node.state === 'down' ? 'warning' : undefined,
+      );
   }
 
-  const recent = await countRecentReplacements(deps, now, node.id);
-  const verdict = decideReplacement(nodes, node, now, deps.settings, recent);
+  // The hourly limit and our own earlier claim, from the ledger on the swarm object.
+  const ledger = await deps.swarm.inspectSwarm();
+  const claims = readReplacementClaims(ledger.labels);
+  const own = claims.find((c) => c.nodeId === node.id);
+  const recent = await countRecentReplacements(deps, claims, node.id, now);
+  const downSince = downSinceOf(node, own);
+  const verdict = decideReplacement(nodes, node, now, deps.settings, recent, downSince);
+  // What it was before our own demotion, for the outcome and the messages.
+  const role = own?.role ?? node.role;
   if (verdict.kind === 'refuse') {
-    if (verdict.severity) await notifyRefusal(deps, name, verdict.detail, verdict.severity);
-    return { kind: 'refused', target: name, node: node.id, reason: verdict.reason, detail: verdict.detail };
+    // A node that is back leaves no claim or tag of an earlier, interrupted attempt behind.
+    if (verdict.reason === 'node-not-down' && own && !dryRun) await abandon(deps, node, instance, log);
+    return refused(deps, name, node, verdict.reason, verdict.detail, verdict.severity);
   }
 
   const plan = [
+    ...(own ? [] : ['claim a replacement slot on the swarm']),
     ...(instance ? [`tag ${instance.id} as being replaced`] : []),
     ...(node.role === 'manager' ? [`demote manager ${node.hostname}`] : []),
-    `remove node ${node.hostname} (${node.id})`,
+    `remove node ${node.hostname} (${node.id}) unless it is back`,
     ...(instance && isLive(instance) ? [`terminate ${instance.id}`] : []),
   ];
   if (dryRun)
@@ -332,32 +227,39 @@ async function attempt(
     };
 
   const steps: string[] = [];
-  const since = instance?.tags[REPLACING_SINCE_TAG] ?? now.toISOString();
+  // Count and claim are one versioned write: of concurrent callers one wins, the others re-read.
+  if (!own || own.claimedAt.getTime() <= now.getTime() - ONE_HOUR_MS) {
+    await claimReplacement(deps.swarm, ledger, { nodeId: node.id, claimedAt: now, downSince, role });
+    steps.push('claimed');
+  }
   if (instance && deps.cloud) {
+    const ours = instance.tags[REPLACING_NODE_TAG] === node.id;
     await deps.cloud.tagInstance(instance.id, {
       [REPLACING_NODE_TAG]: node.id,
-      [REPLACING_SINCE_TAG]: since,
-      'swarm-reflex:replacing-hostname': node.hostname,
+      [REPLACING_SINCE_TAG]: (ours && instance.tags[REPLACING_SINCE_TAG]) || now.toISOString(),
+      [REPLACING_HOSTNAME_TAG]: node.hostname,
+      [REPLACING_ROLE_TAG]: role,
     });
     steps.push(`tagged ${instance.id}`);
-  } else if (!deps.cloud) {
-    await recordRemoval(deps, node.id, now);
   }
   if (node.role === 'manager') {
+    // With the version we read: a manager that came back since changed, and the retry re-decides.
     await deps.swarm.demoteNode(node);
     steps.push(`demoted ${node.hostname}`);
     await announce(
       deps,
       'info',
       `Demoted dead manager ${node.hostname}`,
-      `${node.hostname} (${node.id}) was down since ${node.updatedAt.toISOString()}; quorum kept.`,
+      `${node.hostname} (${node.id}) was down since ${downSince.toISOString()}; quorum kept.`,
     );
   }
   // Marked before the call: a removal whose answer is lost (Docker applied it, the connection
   // dropped) leaves the node gone, and this invocation's retry must then terminate, not wait.
   memo.removed.add(node.id);
-  if ((await deps.swarm.removeNode(node.id)) === 'not-found') {
-    memo.removed.delete(node.id);
+  // Without force: swarmkit itself refuses a node that is Ready again.
+  const removal = await deps.swarm.removeNode(node.id);
+  if (removal !== 'removed') memo.removed.delete(node.id);
+  if (removal === 'not-found') {
     // Another delivery removed it between our read and now: that one finishes the job.
     return {
       kind: 'skipped',
@@ -367,12 +269,13 @@ async function attempt(
       detail: 'another delivery is replacing this node',
     };
   }
+  if (removal === 'not-down') return cameBack(deps, name, node, role, instance, steps, log);
   steps.push(`removed ${node.hostname}`);
   await announce(
     deps,
     'info',
     `Removed dead node ${node.hostname} from the swarm`,
-    `${node.role} ${node.hostname} (${node.id}) was down since ${node.updatedAt.toISOString()}.`,
+    `${role} ${node.hostname} (${node.id}) was down since ${downSince.toISOString()}.`,
   );
   if (instance && deps.cloud && isLive(instance)) {
     await deps.cloud.terminateInstance(instance.id);
@@ -390,7 +293,7 @@ async function attempt(
     target: name,
     node: node.id,
     hostname: node.hostname,
-    role: node.role,
+    role,
     instance: instance?.id,
     steps,
     detail: deps.cloud
@@ -399,11 +302,52 @@ async function attempt(
   };
 }
 
+/** Swarm refused the removal: the node is Ready again. Nothing is terminated; our marks go. */
+async function cameBack(
+  deps: ReplaceNodeDeps,
+  name: string,
+  node: NodeState,
+  role: 'manager' | 'worker',
+  instance: InstanceInfo | undefined,
+  steps: readonly string[],
+  log: Logger,
+): Promise<Refused> {
+  await abandon(deps, node, instance, log);
+  const demoted = role === 'manager';
+  const detail =
+    `node ${node.hostname} (${node.id}) is Ready again: Swarm refused to remove it, and nothing was terminated.` +
+    (demoted
+      ? ` It had already been demoted; promote it again if it should stay a manager: docker node promote ${node.id}`
+      : '');
+  log.info('aborted: node came back', { node: node.id, steps });
+  return refused(deps, name, node, 'node-came-back', detail, demoted ? 'warning' : 'info');
+}
+
+/** Gives back the claim and removes our tags: the node is not being replaced any more. */
+async function abandon(
+  deps: ReplaceNodeDeps,
+  node: NodeState,
+  instance: InstanceInfo | undefined,
+  log: Logger,
+): Promise<void> {
+  try {
+    await releaseReplacement(deps.swarm, node.id);
+    if (instance && deps.cloud) await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
+  } catch (error) {
+    // The claim then expires within the hour; the tags only make a later resume look, and it re-checks.
+    log.warn('could not clear the marks of an abandoned replacement', {
+      node: node.id,
+      error: String(error),
+    });
+  }
+}
+
 /** The node is gone: finish a replacement that removed it but did not terminate its instance. */
 async function resume(
   deps: ReplaceNodeDeps,
   target: Target,
   name: string,
+  nodes: readonly NodeState[],
   now: Date,
   log: Logger,
   memo: Memo,
@@ -415,8 +359,7 @@ async function resume(
       ? [await deps.cloud.describeInstance(target.value)].filter((i): i is InstanceInfo => i !== undefined)
       : (await deps.cloud.listReplacements()).filter((i) =>
           target.by === 'node'
-            ? i.tags[REPLACING_NODE_TAG] === target.value ||
-              i.tags['swarm-reflex:replacing-hostname'] === target.value
+            ? i.tags[REPLACING_NODE_TAG] === target.value || i.tags[REPLACING_HOSTNAME_TAG] === target.value
             : i.privateIp === target.value,
         );
   const ours = candidates.filter(
@@ -436,10 +379,35 @@ async function resume(
     };
   }
   const instance = live[0] as InstanceInfo;
+  const nodeId = instance.tags[REPLACING_NODE_TAG] ?? '';
+  // The tag is a claim, not the truth: the node it names must be gone, and the instance must
+  // not run any other node (it rebooted and joined again under a new node ID).
+  if (nodes.some((n) => n.id === nodeId)) {
+    return {
+      kind: 'skipped',
+      target: name,
+      node: nodeId,
+      reason: 'in-progress',
+      detail: `node ${nodeId} that ${instance.id} is tagged for is still in the swarm; it is replaced through it`,
+    };
+  }
+  const backing = nodesBackedBy(instance, nodes, undefined);
+  if (backing.length > 0) {
+    await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
+    return refused(
+      deps,
+      name,
+      undefined,
+      'instance-in-use',
+      `${instance.id} was tagged for node ${nodeId}, which left, but it now runs node ${backing.map((n) => `${n.hostname} (${n.id})`).join(', ')}: not terminating it; its stale tags were removed`,
+      'warning',
+    );
+  }
+  const lost = quorumRefusal(nodes);
+  if (lost?.kind === 'refuse') return refused(deps, name, undefined, lost.reason, lost.detail, lost.severity);
   const since = Date.parse(instance.tags[REPLACING_SINCE_TAG] ?? '');
   // Another caller's replacement is given a minute to finish; our own is resumed at once.
-  const removedByUs = memo.removed.has(instance.tags[REPLACING_NODE_TAG] ?? '');
-  if (!removedByUs && !Number.isNaN(since) && now.getTime() - since < RESUME_AFTER_MS) {
+  if (!memo.removed.has(nodeId) && !Number.isNaN(since) && now.getTime() - since < RESUME_AFTER_MS) {
     return {
       kind: 'skipped',
       target: name,
@@ -458,13 +426,31 @@ async function resume(
   return {
     kind: 'replaced',
     target: name,
-    node: instance.tags[REPLACING_NODE_TAG] ?? '',
-    hostname: instance.tags['swarm-reflex:replacing-hostname'] ?? '',
-    role: 'worker',
+    node: nodeId,
+    hostname: instance.tags[REPLACING_HOSTNAME_TAG] ?? '',
+    role: instance.tags[REPLACING_ROLE_TAG] === 'manager' ? 'manager' : 'worker',
     instance: instance.id,
     steps: [`terminated ${instance.id}`],
     detail: 'resumed an interrupted replacement: the node had left the swarm, its instance is now terminated',
   };
+}
+
+/** How long after our claim our own demotion writes the node (tagging happens in between). */
+export const DEMOTION_WINDOW_MS = 30_000;
+
+/**
+ * Since when the node is down. Its UpdatedAt, unless the last write to it was our own
+ * demotion: a manager we claimed, now a worker, written within moments of the claim. Then
+ * the claim's down-since is the truth. A node that came back and went down again after the
+ * claim has a later UpdatedAt than that window, and waits a full grace period again.
+ */
+export function downSinceOf(node: NodeState, own: ReplacementClaim | undefined): Date {
+  if (!own || own.role !== 'manager' || node.role !== 'worker') return node.updatedAt;
+  // Either way round: the claim's time is the function's clock, UpdatedAt the manager's.
+  const afterClaim = node.updatedAt.getTime() - own.claimedAt.getTime();
+  return Math.abs(afterClaim) <= DEMOTION_WINDOW_MS && own.downSince < node.updatedAt
+    ? own.downSince
+    : node.updatedAt;
 }
 
 async function quorumLost(deps: ReplaceNodeDeps, error: unknown): Promise<boolean> {
@@ -483,55 +469,31 @@ function isLive(i: InstanceInfo): boolean {
 
 async function findInstance(cloud: CloudInstances, node: NodeState): Promise<InstanceInfo | undefined> {
   const id = node.engineLabels[INSTANCE_ID_LABEL];
-  if (id !== undefined && instanceId.test(id)) return cloud.describeInstance(id);
+  if (id !== undefined && instanceIdPattern.test(id)) return cloud.describeInstance(id);
   // Nodes bootstrapped without the label: the node's address is the instance's private address.
   return node.address ? cloud.findByAddress(node.address) : undefined;
 }
 
-function checkInstance(
-  instance: InstanceInfo | undefined,
-  clusterTag: { key: string; value: string } | undefined,
-  node: NodeState,
-): { reason: RefuseReason; detail: string } | undefined {
-  if (!instance) {
-    return {
-      reason: 'no-instance',
-      detail: `no EC2 instance of this cluster found for node ${node.hostname} (engine label ${INSTANCE_ID_LABEL} or address ${node.address || 'unknown'})`,
-    };
-  }
-  if (!clusterTag || instance.tags[clusterTag.key] !== clusterTag.value) {
-    return {
-      reason: 'not-cluster-instance',
-      detail: `instance ${instance.id} of node ${node.hostname} does not carry this cluster's tag ${clusterTag?.key}=${clusterTag?.value}; not touching it`,
-    };
-  }
-  return undefined;
-}
-
-async function countRecentReplacements(deps: ReplaceNodeDeps, now: Date, nodeId: string): Promise<number> {
-  const cutoff = now.getTime() - ONE_HOUR_MS;
+/**
+ * Replacements of other nodes claimed in the last hour: the swarm ledger (atomic), joined
+ * with the instances EC2 still lists as tagged by a replacement (what older versions wrote).
+ */
+async function countRecentReplacements(
+  deps: ReplaceNodeDeps,
+  claims: readonly ReplacementClaim[],
+  nodeId: string,
+  now: Date,
+): Promise<number> {
+  const others = new Set(recentClaimsOfOthers(claims, nodeId, now).map((c) => c.nodeId));
   if (deps.cloud) {
-    const replacements = await deps.cloud.listReplacements();
-    return replacements.filter(
-      (i) => i.tags[REPLACING_NODE_TAG] !== nodeId && Date.parse(i.tags[REPLACING_SINCE_TAG] ?? '') > cutoff,
-    ).length;
+    const cutoff = now.getTime() - ONE_HOUR_MS;
+    for (const i of await deps.cloud.listReplacements()) {
+      const tagged = i.tags[REPLACING_NODE_TAG];
+      if (tagged && tagged !== nodeId && Date.parse(i.tags[REPLACING_SINCE_TAG] ?? '') > cutoff)
+        others.add(tagged);
+    }
   }
-  const swarm = await deps.swarm.inspectSwarm();
-  return Object.entries(swarm.labels).filter(
-    ([k, v]) =>
-      k.startsWith(REMOVAL_LABEL_PREFIX) && k !== REMOVAL_LABEL_PREFIX + nodeId && Date.parse(v) > cutoff,
-  ).length;
-}
-
-/** On-prem: the removal is written on the swarm itself (versioned), old entries pruned. */
-async function recordRemoval(deps: ReplaceNodeDeps, nodeId: string, now: Date): Promise<void> {
-  const swarm = await deps.swarm.inspectSwarm();
-  const cutoff = now.getTime() - ONE_HOUR_MS;
-  const labels: Record<string, string | undefined> = { [REMOVAL_LABEL_PREFIX + nodeId]: now.toISOString() };
-  for (const [k, v] of Object.entries(swarm.labels)) {
-    if (k.startsWith(REMOVAL_LABEL_PREFIX) && !(Date.parse(v) > cutoff)) labels[k] = undefined;
-  }
-  await deps.swarm.updateSwarm(swarm, { labels });
+  return others.size;
 }
 
 async function notifyRefusal(

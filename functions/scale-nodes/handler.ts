@@ -7,7 +7,8 @@ import type { Logger } from '../../shared/logger';
 import { runtime } from '../../shared/runtime';
 import type { Settings } from '../../shared/settings';
 import { createSwarmNodes, createSwarmTasks } from '../../shared/swarm';
-import { type NodeScaleRequest, parseNodeScale, type ScaleNodesDeps, scaleNodes } from './scale-nodes';
+import { type NodeScaleRequest, parseNodeScale } from './decide-node-scale';
+import { type ScaleNodesDeps, scaleNodes } from './scale-nodes';
 
 /** `?scale=` overrides the alerts' scale label (the Jenkins `aws-scale?scale=1` form). */
 const nodeQuery = z.looseObject({

@@ -1,22 +1,21 @@
 import { type AlertmanagerWebhook, alertRef } from '../../shared/alertmanager';
 import type { GroupState, WorkerGroup } from '../../shared/autoscaling';
+import { VersionConflictError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { quote } from '../../shared/names';
 import type { Notifier } from '../../shared/notifier';
 import { retryAttempt } from '../../shared/retry';
-import {
-  activeTasksByNode,
-  completeScaleIns,
-  INSTANCE_ID_LABEL,
-  pendingScaleIns,
-  SCALE_IN_LABEL,
-  type ScaleInProgress,
-} from '../../shared/scale-in';
-import type { NodeState, SwarmNodes, TaskState } from '../../shared/swarm';
+import { completeScaleIns, SCALE_IN_LABEL, type ScaleInProgress } from '../../shared/scale-in';
+import type { SwarmNodes, TaskState } from '../../shared/swarm';
 import type { DistributiveOmit } from '../../shared/types';
-
-/** `up`/`down` move by NODE_SCALE_STEP; a signed integer is that exact number of workers. */
-export type NodeScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };
+import {
+  decideNodeScale,
+  type NodeScaleDecision,
+  type NodeScaleRequest,
+  type NodeScaleSettings,
+  parseNodeScale,
+} from './decide-node-scale';
+import { claimCooldown, type OwnClaim, othersClaim, releaseCooldown } from './node-scale-claim';
 
 export type NodeScaleOutcome =
   | { kind: 'scaled'; alert: string; group: string; from: number; to: number }
@@ -42,114 +41,11 @@ export type NodeScaleOutcome =
       detail: string;
     };
 
-export function parseNodeScale(value: string): NodeScaleRequest | undefined {
-  const v = value.trim().toLowerCase();
-  if (v === 'up' || v === 'down') return { kind: 'step', direction: v };
-  if (!/^[+-]?\d{1,3}$/.test(v)) return undefined;
-  const delta = Number(v);
-  return delta === 0 ? undefined : { kind: 'delta', delta };
-}
-
-export interface NodeScaleSettings {
-  nodeScaleCooldownSeconds: number;
-  nodeScaleStep: number;
-  nodesMin: number;
-  nodesMax: number;
-}
-
-export type NodeScaleDecision =
-  | { kind: 'scale-out'; from: number; to: number }
-  | { kind: 'scale-in'; from: number; to: number; drain: NodeState[] }
-  | {
-      kind: 'skip';
-      reason: 'cooldown' | 'at-max' | 'at-min' | 'scale-in-pending' | 'no-candidate';
-      detail: string;
-    };
-
-/** The bounds: the group's own, narrowed by NODES_MIN / NODES_MAX when set. */
-export function bounds(group: GroupState, settings: NodeScaleSettings): { min: number; max: number } {
-  const min = Math.max(group.min, settings.nodesMin);
-  const max = settings.nodesMax > 0 ? Math.min(group.max, settings.nodesMax) : group.max;
-  return { min, max };
-}
-
-/**
- * Workers that may leave: Ready, active, not already leaving, and running an instance of
- * this group; fewest running tasks first (the cheapest to drain), then the newest.
- */
-export function scaleInCandidates(
-  nodes: readonly NodeState[],
-  tasks: readonly TaskState[],
-  group: GroupState,
-): NodeState[] {
-  const counts = activeTasksByNode(tasks);
-  const members = new Set(group.instances);
-  return nodes
-    .filter(
-      (n) =>
-        n.role === 'worker' &&
-        n.state === 'ready' &&
-        n.availability === 'active' &&
-        n.labels[SCALE_IN_LABEL] === undefined &&
-        members.has(n.engineLabels[INSTANCE_ID_LABEL] ?? ''),
-    )
-    .sort(
-      (a, b) =>
-        (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0) ||
-        b.createdAt.getTime() - a.createdAt.getTime() ||
-        a.hostname.localeCompare(b.hostname),
-    );
-}
-
-/** One decision for the worker group, from one read of it and of the swarm. */
-export function decideNodeScale(input: {
-  group: GroupState;
-  nodes: readonly NodeState[];
-  tasks: readonly TaskState[];
-  delta: number;
-  now: Date;
-  settings: NodeScaleSettings;
-}): NodeScaleDecision {
-  const { group, settings, delta } = input;
-  if (pendingScaleIns(input.nodes).length > 0) {
-    return {
-      kind: 'skip',
-      reason: 'scale-in-pending',
-      detail: 'a worker is still draining from the last scale-in; it finishes first',
-    };
-  }
-  const last = group.lastActivityAt?.getTime();
-  if (last !== undefined && input.now.getTime() - last < settings.nodeScaleCooldownSeconds * 1_000) {
-    const until = new Date(last + settings.nodeScaleCooldownSeconds * 1_000).toISOString();
-    return {
-      kind: 'skip',
-      reason: 'cooldown',
-      detail: `the group changed recently; cooling down until ${until}`,
-    };
-  }
-  const { min, max } = bounds(group, settings);
-  const from = group.desired;
-  if (delta > 0) {
-    const to = Math.min(max, from + delta);
-    if (to <= from)
-      return { kind: 'skip', reason: 'at-max', detail: `${from} workers; the maximum is ${max}` };
-    return { kind: 'scale-out', from, to };
-  }
-  const to = Math.max(min, from + delta);
-  if (to >= from) return { kind: 'skip', reason: 'at-min', detail: `${from} workers; the minimum is ${min}` };
-  const drain = scaleInCandidates(input.nodes, input.tasks, group).slice(0, from - to);
-  if (drain.length === 0) {
-    return {
-      kind: 'skip',
-      reason: 'no-candidate',
-      detail: 'no Ready, active worker of this group can be drained',
-    };
-  }
-  return { kind: 'scale-in', from, to: from - drain.length, drain };
-}
+type GroupOutcome = DistributiveOmit<NodeScaleOutcome, 'alert'>;
 
 export interface ScaleNodesDeps {
-  swarm: Pick<SwarmNodes, 'listNodes' | 'updateNode' | 'removeNode'>;
+  /** The nodes, and the swarm object whose labels hold the node-scale claim. */
+  swarm: Pick<SwarmNodes, 'listNodes' | 'updateNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;
   tasks: { listTasks(): Promise<TaskState[]> };
   /** Undefined without AWS or without WORKER_ASG_NAME. */
   group: WorkerGroup | undefined;
@@ -167,13 +63,15 @@ export interface ScaleNodesInput {
   log: Logger;
 }
 
-export async function scaleNodes(
-  deps: ScaleNodesDeps,
-  input: ScaleNodesInput,
-): Promise<{ dryRun: boolean; outcomes: NodeScaleOutcome[]; scaleIns: ScaleInProgress[] }> {
+/** The firing node alerts as signed deltas; every other alert as an `ignored` outcome. */
+function readRequests(
+  webhook: AlertmanagerWebhook,
+  override: NodeScaleRequest | undefined,
+  step: number,
+): { outcomes: NodeScaleOutcome[]; requests: Array<{ ref: string; delta: number }> } {
   const outcomes: NodeScaleOutcome[] = [];
   const requests: Array<{ ref: string; delta: number }> = [];
-  input.webhook.alerts.forEach((alert, i) => {
+  webhook.alerts.forEach((alert, i) => {
     const ref = alertRef(alert, i);
     if (alert.status !== 'firing') {
       outcomes.push({
@@ -195,7 +93,7 @@ export async function scaleNodes(
       return;
     }
     const word = alert.labels.scale;
-    const request = input.override ?? (word ? parseNodeScale(word) : undefined);
+    const request = override ?? (word ? parseNodeScale(word) : undefined);
     if (!request) {
       outcomes.push(
         word
@@ -209,15 +107,22 @@ export async function scaleNodes(
       );
       return;
     }
-    const step = deps.settings.nodeScaleStep;
     requests.push({
       ref,
       delta: request.kind === 'delta' ? request.delta : request.direction === 'up' ? step : -step,
     });
   });
+  return { outcomes, requests };
+}
+
+export async function scaleNodes(
+  deps: ScaleNodesDeps,
+  input: ScaleNodesInput,
+): Promise<{ dryRun: boolean; outcomes: NodeScaleOutcome[]; scaleIns: ScaleInProgress[] }> {
+  const { outcomes, requests } = readRequests(input.webhook, input.override, deps.settings.nodeScaleStep);
   if (requests.length === 0) return { dryRun: input.dryRun, outcomes, scaleIns: [] };
 
-  const each = (o: DistributiveOmit<NodeScaleOutcome, 'alert'>) => {
+  const each = (o: GroupOutcome) => {
     for (const r of requests) outcomes.push({ ...o, alert: r.ref } as NodeScaleOutcome);
   };
   const group = deps.group;
@@ -242,65 +147,166 @@ export async function scaleNodes(
   // Finish what an earlier scale-in started before deciding anew.
   const scaleIns = input.dryRun ? [] : await completeScaleIns({ ...deps, group }, input.log);
 
-  const announceScaleOut = (state: GroupState, from: number, to: number) =>
-    deps.notifier.notify({
-      severity: 'info',
-      title: `Scaling workers out: ${from} → ${to}`,
-      text: `${state.name} grows; new nodes join with the tokens in SSM.`,
-    });
-  // A capacity change whose answer was lost (Auto Scaling applied it, then the call failed)
-  // shows on the re-read as the capacity we set: that is our scale-out, not someone's cooldown.
-  let unanswered: { from: number; to: number } | undefined;
-  const outcome = await retryAttempt(
-    { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
-    async (): Promise<DistributiveOmit<NodeScaleOutcome, 'alert'>> => {
-      const [state, nodes, tasks] = await Promise.all([
-        group.describe(),
-        deps.swarm.listNodes(),
-        deps.tasks.listTasks(),
-      ]);
-      if (unanswered && state.desired === unanswered.to) {
-        await announceScaleOut(state, unanswered.from, unanswered.to);
-        return { kind: 'scaled', group: state.name, from: unanswered.from, to: unanswered.to };
-      }
-      unanswered = undefined;
-      const now = deps.clock.now();
-      const decision = decideNodeScale({ group: state, nodes, tasks, delta, now, settings: deps.settings });
-      if (decision.kind === 'skip')
-        return { kind: 'skipped', reason: decision.reason, detail: decision.detail };
-      const drained = decision.kind === 'scale-in' ? decision.drain.map((n) => n.hostname) : [];
-      if (input.dryRun) {
-        const what = decision.kind === 'scale-out' ? 'scale out' : `drain ${drained.join(', ')} and scale in`;
-        return {
-          kind: 'skipped',
-          reason: 'dry-run',
-          detail: `would ${what} from ${decision.from} to ${decision.to}`,
-        };
-      }
-      if (decision.kind === 'scale-out') {
-        unanswered = { from: decision.from, to: decision.to };
-        await group.setDesired(decision.to);
-        unanswered = undefined;
-        await announceScaleOut(state, decision.from, decision.to);
-        return { kind: 'scaled', group: state.name, from: decision.from, to: decision.to };
-      }
-      for (const node of decision.drain) {
-        await deps.swarm.updateNode(node, {
-          availability: 'drain',
-          labels: { [SCALE_IN_LABEL]: now.toISOString() },
-        });
-      }
-      await deps.notifier.notify({
-        severity: 'info',
-        title: `Scaling workers in: draining ${drained.join(', ')}`,
-        text: `${state.name} shrinks from ${decision.from} to ${decision.to} once the drained node${drained.length > 1 ? 's run' : ' runs'} no task.`,
-      });
-      return { kind: 'draining', group: state.name, from: decision.from, to: decision.to, nodes: drained };
-    },
-  );
+  const memo: CallMemo = { acted: false };
+  let outcome: GroupOutcome;
+  try {
+    outcome = await retryAttempt(
+      { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
+      () => decideAndApply(deps, group, delta, input, memo),
+    );
+  } catch (error) {
+    await giveBackUnusedClaim(deps, group, memo, input.log);
+    throw error;
+  }
+  if (outcome.kind === 'skipped') await giveBackUnusedClaim(deps, group, memo, input.log);
   each(outcome);
   input.log.info('decision', { audit: true, ...outcome });
   // A drained node that had no task can leave right away.
   const finished = outcome.kind === 'draining' ? await completeScaleIns({ ...deps, group }, input.log) : [];
   return { dryRun: input.dryRun, outcomes, scaleIns: [...scaleIns, ...finished] };
+}
+
+/** What one call remembers across its own attempts. */
+interface CallMemo {
+  /**
+   * A capacity change whose answer was lost (Auto Scaling applied it, then the call failed)
+   * shows on the re-read as the capacity we set: that is our scale-out, not someone's cooldown.
+   */
+  unanswered?: { from: number; to: number };
+  /** The node-scale claim this call wrote: its own retries are not cooled down by it. */
+  claim?: OwnClaim;
+  /** A change went through (capacity set, a worker drained): the claim stays whatever happens next. */
+  acted: boolean;
+}
+
+/** One attempt: read the group, the swarm and its claim; decide; claim; act. */
+async function decideAndApply(
+  deps: ScaleNodesDeps,
+  group: WorkerGroup,
+  delta: number,
+  input: ScaleNodesInput,
+  memo: CallMemo,
+): Promise<GroupOutcome> {
+  const [state, nodes, tasks, swarm] = await Promise.all([
+    group.describe(),
+    deps.swarm.listNodes(),
+    deps.tasks.listTasks(),
+    deps.swarm.inspectSwarm(),
+  ]);
+  if (memo.unanswered && state.desired === memo.unanswered.to) {
+    const { from, to } = memo.unanswered;
+    memo.acted = true;
+    await announceScaleOut(deps, state, from, to);
+    return { kind: 'scaled', group: state.name, from, to };
+  }
+  memo.unanswered = undefined;
+  const now = deps.clock.now();
+  const claimedAt = othersClaim(swarm.labels, memo.claim);
+  const decision = decideNodeScale({
+    group: state,
+    nodes,
+    tasks,
+    delta,
+    now,
+    claimedAt,
+    settings: deps.settings,
+  });
+  if (decision.kind === 'skip') return { kind: 'skipped', reason: decision.reason, detail: decision.detail };
+  if (input.dryRun) {
+    const what =
+      decision.kind === 'scale-out'
+        ? 'scale out'
+        : `drain ${decision.drain.map((n) => n.hostname).join(', ')} and scale in`;
+    return {
+      kind: 'skipped',
+      reason: 'dry-run',
+      detail: `would ${what} from ${decision.from} to ${decision.to}`,
+    };
+  }
+  // One decision at a time across every caller: lose this race and the next attempt reads the winner's claim.
+  memo.claim = await claimCooldown(deps.swarm, swarm, now, memo.claim);
+  return decision.kind === 'scale-out'
+    ? scaleOut(deps, group, state, decision, memo)
+    : scaleIn(deps, state, decision, now, memo);
+}
+
+async function scaleOut(
+  deps: ScaleNodesDeps,
+  group: WorkerGroup,
+  read: GroupState,
+  decision: Extract<NodeScaleDecision, { kind: 'scale-out' }>,
+  memo: CallMemo,
+): Promise<GroupOutcome> {
+  // SetDesiredCapacity is absolute and unconditional: read the group again right before it, and
+  // decide again if someone changed it since, so that a scale-out never lowers the capacity.
+  const fresh = await group.describe();
+  if (fresh.desired !== read.desired) {
+    throw new VersionConflictError(
+      `the desired capacity of ${read.name} changed from ${read.desired} to ${fresh.desired} since it was read`,
+    );
+  }
+  memo.unanswered = { from: decision.from, to: decision.to };
+  await group.setDesired(decision.to);
+  memo.unanswered = undefined;
+  memo.acted = true;
+  await announceScaleOut(deps, read, decision.from, decision.to);
+  return { kind: 'scaled', group: read.name, from: decision.from, to: decision.to };
+}
+
+async function scaleIn(
+  deps: ScaleNodesDeps,
+  state: GroupState,
+  decision: Extract<NodeScaleDecision, { kind: 'scale-in' }>,
+  now: Date,
+  memo: CallMemo,
+): Promise<GroupOutcome> {
+  const drained = decision.drain.map((n) => n.hostname);
+  for (const node of decision.drain) {
+    await deps.swarm.updateNode(node, {
+      availability: 'drain',
+      labels: { [SCALE_IN_LABEL]: now.toISOString() },
+    });
+    memo.acted = true;
+  }
+  await deps.notifier.notify({
+    severity: 'info',
+    title: `Scaling workers in: draining ${drained.join(', ')}`,
+    text: `${state.name} shrinks from ${decision.from} to ${decision.to} once the drained node${drained.length > 1 ? 's run' : ' runs'} no task.`,
+  });
+  return { kind: 'draining', group: state.name, from: decision.from, to: decision.to, nodes: drained };
+}
+
+function announceScaleOut(deps: ScaleNodesDeps, state: GroupState, from: number, to: number) {
+  return deps.notifier.notify({
+    severity: 'info',
+    title: `Scaling workers out: ${from} → ${to}`,
+    text: `${state.name} grows; new nodes join with the tokens in SSM.`,
+  });
+}
+
+/**
+ * A claim whose change did not happen (Auto Scaling refused it, the group changed and the new
+ * decision was a skip) goes back, so that it cools nobody down; a change whose answer was lost
+ * keeps it unless the group shows it did not happen. Best effort: failing to give it back only
+ * means a cooldown that was not needed.
+ */
+async function giveBackUnusedClaim(
+  deps: ScaleNodesDeps,
+  group: WorkerGroup,
+  memo: CallMemo,
+  log: Logger,
+): Promise<void> {
+  const claim = memo.claim;
+  if (!claim || memo.acted) return;
+  try {
+    if (memo.unanswered && (await group.describe()).desired === memo.unanswered.to) return;
+    if (await releaseCooldown(deps.swarm, claim)) {
+      log.info('node-scale claim given back', { claimedAt: claim.at.toISOString() });
+    }
+  } catch (error) {
+    log.warn('could not give the node-scale claim back; it cools down until it expires', {
+      claimedAt: claim.at.toISOString(),
+      error: String(error),
+    });
+  }
 }

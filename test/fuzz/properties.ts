@@ -12,8 +12,9 @@
  *   call, no chat message (authentication and validation come first);
  * - a 200 changes exactly what its outcomes say, nothing else: the services it says it
  *   scaled (one update each, to the replicas it says), the worker capacity it says it set
- *   (one SetDesiredCapacity), the chat messages for what it did; no node or swarm change, no
- *   other AWS write, ever (every node is up, so nothing may be replaced);
+ *   (one SetDesiredCapacity, and the node-scale claim on the swarm written before it), the chat
+ *   messages for what it did; no other node or swarm change, no other AWS write, ever (every
+ *   node is up, so nothing may be replaced);
  * - every Slack message sent is within Block Kit's limits.
  *
  * Nothing here imports vitest (the script runs outside it); failures are thrown by fast-check.
@@ -34,6 +35,7 @@ import { createLogger } from '../../shared/logger';
 import { postJson } from '../../shared/notifier';
 import { parseSettings } from '../../shared/settings';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import { NODE_SCALE_CLAIM_LABEL } from '../../shared/swarm-ledger';
 import { type ChatReceiver, startChatReceiver } from '../harness/chat-receiver';
 import { type DockerProxy, startDockerProxy } from '../harness/docker-proxy';
 import { startSwarm, type TestSwarm } from '../harness/swarm';
@@ -606,7 +608,9 @@ function toEvent(path: string, r: FuzzRequest) {
 interface Snapshot {
   services: Map<string, { version: number; replicas: number | undefined }>;
   nodes: string;
+  /** The swarm's spec without the node-scale claim, which scale-nodes writes when it acts. */
   swarm: string;
+  nodeScaleClaim: string | undefined;
 }
 
 async function snapshot(docker: Docker): Promise<Snapshot> {
@@ -618,8 +622,9 @@ async function snapshot(docker: Docker): Promise<Snapshot> {
       }>
     >,
     docker.listNodes() as Promise<Array<{ ID: string; Spec: unknown }>>,
-    docker.swarmInspect() as Promise<{ Spec: unknown }>,
+    docker.swarmInspect() as Promise<{ Spec: { Labels?: Record<string, string> } }>,
   ]);
+  const { [NODE_SCALE_CLAIM_LABEL]: nodeScaleClaim, ...labels } = swarm.Spec.Labels ?? {};
   return {
     services: new Map(
       services.map((s) => [
@@ -629,7 +634,8 @@ async function snapshot(docker: Docker): Promise<Snapshot> {
     ),
     // Specs, not versions: swarmkit rewrites a node's status on its own.
     nodes: JSON.stringify(nodes.map((n) => [n.ID, n.Spec]).sort()),
-    swarm: JSON.stringify(swarm.Spec),
+    swarm: JSON.stringify({ ...swarm.Spec, Labels: labels }),
+    nodeScaleClaim,
   };
 }
 
@@ -719,10 +725,20 @@ async function checkOne(ctx: Context, fn: string, path: string, request: FuzzReq
   if (fn === 'scale-service') {
     for (const o of outcomes) if (o.kind === 'scaled' && o.service) scaled.set(o.service, o.to as number);
   }
+  // scale-nodes claims the node-scale cooldown on the swarm exactly when it sets a capacity.
+  const capacity = fn === 'scale-nodes' ? outcomes.find((o) => o.kind === 'scaled') : undefined;
   assert.deepEqual(
     writes.map((r) => r.key),
-    [...scaled.keys()].map(() => 'POST /services/:id/update'),
+    [
+      ...[...scaled.keys()].map(() => 'POST /services/:id/update'),
+      ...(capacity ? ['POST /swarm/update'] : []),
+    ],
     'Docker writes other than the scales the outcomes report',
+  );
+  assert.equal(
+    after.nodeScaleClaim !== before.nodeScaleClaim,
+    capacity !== undefined,
+    'the node-scale claim changed without a scale-out, or a scale-out without it',
   );
   for (const [name, was] of before.services) {
     const now = after.services.get(name);
@@ -734,7 +750,6 @@ async function checkOne(ctx: Context, fn: string, path: string, request: FuzzReq
   }
 
   // scale-nodes: one SetDesiredCapacity exactly when it says it scaled; replace-node: never a write.
-  const capacity = fn === 'scale-nodes' ? outcomes.find((o) => o.kind === 'scaled') : undefined;
   assert.deepEqual(
     awsWrites,
     capacity ? ['SetDesiredCapacityCommand'] : [],
@@ -771,16 +786,22 @@ async function fuzzRoute(
   };
   const started = Date.now();
   // Keep the acting paths reachable: each case is 10 s after the last (service cooldowns pass),
-  // and the worker group forgets its last activity (its 300 s cooldown) and is kept below its max.
-  const reset = () => {
+  // and the worker group forgets its last activity and the swarm its node-scale claim (their
+  // 300 s cooldown), and is kept below its max.
+  const ledger = createSwarmNodes(async () => ctx.direct);
+  const reset = async () => {
     ctx.shift.ms += 10_000;
     ctx.asg.group.lastActivity = undefined;
     if (ctx.asg.group.desired >= ctx.asg.group.max) ctx.asg.group.desired = ctx.asg.group.min;
+    const info = await ledger.inspectSwarm();
+    if (info.labels[NODE_SCALE_CLAIM_LABEL] !== undefined) {
+      await ledger.updateSwarm(info, { labels: { [NODE_SCALE_CLAIM_LABEL]: undefined } });
+    }
   };
   await fc.assert(
     fc.asyncProperty(requests(ctx.names), async (request) => {
       report.cases += 1;
-      reset();
+      await reset();
       await checkOne(ctx, fn, route.path, request, report);
     }),
     { numRuns: options.runs, seed, endOnFailure: true },

@@ -92,6 +92,8 @@ export interface TestSwarm {
   createService(spec: ServiceSpecInput): Promise<string>;
   waitForRunningTasks(service: string, count: number, timeoutMs?: number): Promise<void>;
   killNode(name: string): Promise<void>;
+  /** Starts a killed node's dockerd again on its own data: it comes back as the same swarm node. */
+  restartNode(name: string): Promise<void>;
   waitForNodeState(name: string, state: 'ready' | 'down', timeoutMs?: number): Promise<void>;
   addNode(role: 'manager' | 'worker', opts?: AddNodeOptions): Promise<SwarmNode>;
   teardown(): Promise<void>;
@@ -777,6 +779,17 @@ class SwarmHandle implements TestSwarm {
     this.log(`killed ${name}`);
   }
 
+  async restartNode(name: string): Promise<void> {
+    const runtime = this.runtime(name);
+    if (runtime.node.pid !== 0 && isAlive(runtime.node.pid)) throw new Error(`node ${name} is still running`);
+    const written = JSON.parse(safeRead(runtime.node.configFile) || '{}') as { labels?: string[] };
+    const labels = Object.fromEntries(
+      (written.labels ?? []).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    await this.startDaemon(runtime, labels);
+    this.log(`restarted ${name}`);
+  }
+
   async waitForNodeState(name: string, state: 'ready' | 'down', timeoutMs = 60_000): Promise<void> {
     const runtime = this.runtime(name);
     let seen = 'unknown';
@@ -951,7 +964,7 @@ class SwarmHandle implements TestSwarm {
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   }
 
-  private async startDaemon(runtime: NodeRuntime, engineLabels: Record<string, string>): Promise<void> {
+  async startDaemon(runtime: NodeRuntime, engineLabels: Record<string, string>): Promise<void> {
     const { dir, node } = runtime;
     mkdirSync(dir, { recursive: true });
     const logPath = join(dir, 'dockerd.log');

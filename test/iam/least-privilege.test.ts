@@ -185,7 +185,7 @@ describe('each function role allows exactly what the function calls', () => {
     expect(checked).toBeGreaterThan(10);
   });
 
-  it('denies termination and tagging of instances without the cluster tag, and foreign tag keys', async () => {
+  it('denies termination, tagging and untagging of instances without the cluster tag, and foreign tag keys', async () => {
     const untagged: LedgerResource = { kind: 'instance', clusterTagged: false };
     expect(await decide('replace-node', { action: 'ec2:TerminateInstances', resource: untagged })).not.toBe(
       'Allowed',
@@ -197,11 +197,21 @@ describe('each function role allows exactly what the function calls', () => {
         context: { 'aws:TagKeys': ['swarm-reflex:replacing-node'] },
       }),
     ).not.toBe('Allowed');
+    for (const action of ['ec2:CreateTags', 'ec2:DeleteTags']) {
+      expect(
+        await decide('replace-node', {
+          action,
+          resource: { kind: 'instance', clusterTagged: true },
+          context: { 'aws:TagKeys': ['swarm-reflex:cluster'] },
+        }),
+        action,
+      ).not.toBe('Allowed');
+    }
     expect(
       await decide('replace-node', {
-        action: 'ec2:CreateTags',
-        resource: { kind: 'instance', clusterTagged: true },
-        context: { 'aws:TagKeys': ['swarm-reflex:cluster'] },
+        action: 'ec2:DeleteTags',
+        resource: untagged,
+        context: { 'aws:TagKeys': ['swarm-reflex:replacing-node'] },
       }),
     ).not.toBe('Allowed');
   });

@@ -16,6 +16,7 @@ import { createLogger } from '../../shared/logger';
 import { createParameterStore } from '../../shared/parameters';
 import { parseSettings } from '../../shared/settings';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import { NODE_SCALE_CLAIM_LABEL } from '../../shared/swarm-ledger';
 import {
   type ChatReceiver,
   type DockerProxy,
@@ -579,7 +580,12 @@ describeReal('under fire: Docker and AWS faults against a real swarm, through a 
     });
 
     it('does not scale twice when Auto Scaling applied the change but the answer was lost', async () => {
-      asg.group.lastActivity = undefined; // past the cooldown of the previous test
+      // Past the cooldown of the previous test: the group's activity and the claim on the swarm.
+      asg.group.lastActivity = undefined;
+      const ledger = createSwarmNodes(async () => swarm.docker());
+      await ledger.updateSwarm(await ledger.inspectSwarm(), {
+        labels: { [NODE_SCALE_CLAIM_LABEL]: undefined },
+      });
       const messagesBefore = scaleMessages();
       let lost = true;
       asg.hooks.onSetDesired = () => {

@@ -1,5 +1,6 @@
 import {
   CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandInput,
   EC2Client,
@@ -27,10 +28,20 @@ export function fakeEc2(instances: FakeInstance[]) {
     /** Every call fails with this error. */
     fail?: Error;
     /** Per call: an error for this call of this action (e.g. only the first TerminateInstances), or none. */
-    failOn?: (action: 'DescribeInstances' | 'CreateTags' | 'TerminateInstances') => Error | undefined;
+    failOn?: (
+      action: 'DescribeInstances' | 'CreateTags' | 'DeleteTags' | 'TerminateInstances',
+    ) => Error | undefined;
+    /**
+     * How long each call takes before EC2 answers. Real EC2 answers in tens to hundreds of
+     * milliseconds, which is what lets concurrent callers interleave between a read and a write.
+     */
+    latencyMs?: number;
   } = {};
-  const failure = (action: 'DescribeInstances' | 'CreateTags' | 'TerminateInstances') =>
+  const failure = (action: 'DescribeInstances' | 'CreateTags' | 'DeleteTags' | 'TerminateInstances') =>
     hooks.fail ?? hooks.failOn?.(action);
+  const latency = async () => {
+    if (hooks.latencyMs) await new Promise((r) => setTimeout(r, hooks.latencyMs));
+  };
 
   const matches = (i: FakeInstance, input: DescribeInstancesCommandInput) => {
     if (input.InstanceIds && !input.InstanceIds.includes(i.id)) return false;
@@ -50,6 +61,7 @@ export function fakeEc2(instances: FakeInstance[]) {
     );
   mock.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => {
     recordAwsCall({ action: 'ec2:DescribeInstances', resource: { kind: 'any' } });
+    await latency();
     const failed = failure('DescribeInstances');
     if (failed) throw failed;
     if (input.InstanceIds?.some((id) => !instances.find((i) => i.id === id))) {
@@ -81,11 +93,31 @@ export function fakeEc2(instances: FakeInstance[]) {
           context: { 'aws:TagKeys': (input.Tags ?? []).map((t) => t.Key ?? '') },
         });
       }
+      await latency();
       const failed = failure('CreateTags');
       if (failed) throw failed;
       for (const id of input.Resources ?? []) {
         const i = instances.find((x) => x.id === id);
         for (const t of input.Tags ?? []) if (i && t.Key) i.tags[t.Key] = t.Value ?? '';
+      }
+      return {};
+    });
+  mock
+    .on(DeleteTagsCommand)
+    .callsFake(async (input: { Resources?: string[]; Tags?: Array<{ Key?: string; Value?: string }> }) => {
+      for (const id of input.Resources ?? []) {
+        recordAwsCall({
+          action: 'ec2:DeleteTags',
+          resource: { kind: 'instance', clusterTagged: clusterTagged(id) },
+          context: { 'aws:TagKeys': (input.Tags ?? []).map((t) => t.Key ?? '') },
+        });
+      }
+      await latency();
+      const failed = failure('DeleteTags');
+      if (failed) throw failed;
+      for (const id of input.Resources ?? []) {
+        const i = instances.find((x) => x.id === id);
+        for (const t of input.Tags ?? []) if (i && t.Key) delete i.tags[t.Key];
       }
       return {};
     });
@@ -96,6 +128,7 @@ export function fakeEc2(instances: FakeInstance[]) {
         resource: { kind: 'instance', clusterTagged: clusterTagged(id) },
       });
     }
+    await latency();
     const failed = failure('TerminateInstances');
     if (failed) throw failed;
     for (const id of input.InstanceIds ?? []) {

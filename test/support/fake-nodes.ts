@@ -17,6 +17,8 @@ export class FakeNodes implements SwarmNodes {
   demoted: string[] = [];
   rotations = 0;
   noLeader = false;
+  /** Swarm stamps UpdatedAt on every write of a node (a demotion, a label): this clock. */
+  clock: () => Date = () => new Date();
 
   add(
     hostname: string,
@@ -91,6 +93,7 @@ export class FakeNodes implements SwarmNodes {
     const n = this.nodes.find((x) => x.id === node.id);
     if (!n || n.version !== node.version) throw new VersionConflictError('update out of sequence');
     n.version++;
+    n.updatedAt = this.clock();
     n.role = 'worker';
     n.manager = undefined;
     this.demoted.push(n.hostname);
@@ -104,6 +107,7 @@ export class FakeNodes implements SwarmNodes {
     const n = this.nodes.find((x) => x.id === node.id);
     if (!n || n.version !== node.version) throw new VersionConflictError('update out of sequence');
     n.version++;
+    n.updatedAt = this.clock();
     if (change.availability) n.availability = change.availability;
     const labels = { ...n.labels };
     for (const [k, v] of Object.entries(change.labels ?? {})) {
@@ -113,11 +117,16 @@ export class FakeNodes implements SwarmNodes {
     n.labels = labels;
   }
 
-  async removeNode(nodeId: string): Promise<'removed' | 'not-found'> {
+  /** Swarmkit's rules: a manager must be demoted first; without force, a Ready node is refused. */
+  async removeNode(
+    nodeId: string,
+    options: { force?: boolean } = {},
+  ): Promise<'removed' | 'not-found' | 'not-down'> {
     await this.guard();
     const i = this.nodes.findIndex((x) => x.id === nodeId);
     if (i < 0) return 'not-found';
     if (this.nodes[i]?.role === 'manager') throw new Error('cannot remove a manager: demote it first');
+    if (!options.force && this.nodes[i]?.state === 'ready') return 'not-down';
     this.removed.push(this.nodes[i]?.hostname ?? '');
     this.nodes.splice(i, 1);
     return 'removed';

@@ -8,6 +8,7 @@ describe('settings', () => {
     expect(s.docker.host).toBe('unix:///var/run/docker.sock');
     expect(s.scaleCooldownSeconds).toBe(120);
     expect(s.dryRun).toBe(false);
+    expect(s.nodeScaleInMax).toBe(1);
     expect(Object.isFrozen(s)).toBe(true);
     expect(Object.isFrozen(s.docker)).toBe(true);
   });
@@ -20,12 +21,20 @@ describe('settings', () => {
     [{ DRY_RUN: 'maybe' }, /DRY_RUN must be true or false/],
     [{ SCALE_COOLDOWN_SECONDS: '1' }, /SCALE_COOLDOWN_SECONDS must be a whole number from 5/],
     [{ MAX_BODY_BYTES: '12abc' }, /MAX_BODY_BYTES/],
+    [{ NODE_SCALE_IN_MAX: '0' }, /NODE_SCALE_IN_MAX must be a whole number from 1 to 100/],
+    [{ NODE_SCALE_IN_MAX: '-2' }, /NODE_SCALE_IN_MAX must be a whole number from 1 to 100/],
     [{ SLACK_WEBHOOK_URL: 'javascript:alert(1)' }, /SLACK_WEBHOOK_URL/],
     [{ SETTINGS_PREFIX: 'no-leading-slash' }, /SETTINGS_PREFIX/],
     [{ DOCKER_TLS_VERIFY: '1', DOCKER_HOST: 'tcp://10.0.0.1:2376' }, /DOCKER_CERT_PATH/],
     [{ LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
   ])('fails the start naming the variable for %o', (env, message) => {
     expect(() => parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', ...env })).toThrow(message);
+  });
+
+  it('reads how many workers one scale-in may drain', () => {
+    expect(
+      parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', NODE_SCALE_IN_MAX: '3' }).nodeScaleInMax,
+    ).toBe(3);
   });
 
   it('accepts tcp hosts and tokens from SSM instead of the environment', () => {

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   decideReplacement,
+  downSinceOf,
   hasQuorum,
   parseTarget,
-  REMOVAL_LABEL_PREFIX,
   type ReplaceNodeDeps,
   replaceNodes,
   resolveTarget,
@@ -14,6 +14,7 @@ import {
 import { createCloudInstances, REPLACING_NODE_TAG, REPLACING_SINCE_TAG } from '../../../../shared/ec2';
 import { createLogger } from '../../../../shared/logger';
 import type { NodeState } from '../../../../shared/swarm';
+import { REPLACEMENT_CLAIM_PREFIX } from '../../../../shared/swarm-ledger';
 import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
@@ -399,11 +400,14 @@ describe('replaceNodes without a cloud (on-prem)', () => {
       instance: undefined,
       detail: expect.stringContaining('no instance was replaced'),
     });
-    expect(Object.keys(swarm.swarm.labels).filter((k) => k.startsWith(REMOVAL_LABEL_PREFIX))).toHaveLength(1);
+    expect(
+      Object.keys(swarm.swarm.labels).filter((k) => k.startsWith(REPLACEMENT_CLAIM_PREFIX)),
+    ).toHaveLength(1);
   });
 
-  it('rate-limits from the removals recorded on the swarm', async () => {
+  it('rate-limits from the removals recorded on the swarm (also as earlier versions wrote them)', async () => {
     const { swarm } = cluster6();
+    const REMOVAL_LABEL_PREFIX = 'com.swarm-reflex.removed.';
     swarm.swarm.labels[`${REMOVAL_LABEL_PREFIX}a`] = new Date(now.getTime() - 60_000).toISOString();
     swarm.swarm.labels[`${REMOVAL_LABEL_PREFIX}b`] = new Date(now.getTime() - 120_000).toISOString();
     swarm.swarm.labels[`${REMOVAL_LABEL_PREFIX}old`] = new Date(now.getTime() - 7_200_000).toISOString();
@@ -433,8 +437,238 @@ describe('replaceNodes without a cloud (on-prem)', () => {
     expect(result.outcomes[0]).toMatchObject({
       kind: 'skipped',
       reason: 'dry-run',
-      steps: [expect.stringContaining('remove node w1')],
+      steps: expect.arrayContaining([expect.stringContaining('remove node w1')]),
     });
     expect(swarm.removed).toEqual([]);
+  });
+});
+
+describe('never the wrong action (races and AWS as it really behaves)', () => {
+  const newId = 'i-0000000000000b001';
+
+  /** w1 (no instance label) is down; its instance is gone and a new one got the same address and joined as w4. */
+  function reusedAddress(newNodeLabelled: boolean) {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', { role: 'manager' })
+      .add('w1', { state: 'down', updatedAt: longAgo, address: '10.0.9.9' })
+      .add('w2')
+      .add('w4', {
+        address: '10.0.9.9',
+        engineLabels: newNodeLabelled ? { 'aws.instance-id': newId } : {},
+      });
+    const instances = [
+      { id: newId, state: 'running', privateIp: '10.0.9.9', tags: { [cluster.key]: cluster.value } },
+    ];
+    return { swarm, instances };
+  }
+
+  for (const labelled of [true, false]) {
+    it(`never tags or terminates an instance that backs another node (address reused, new node ${labelled ? 'labelled' : 'unlabelled'})`, async () => {
+      const { swarm, instances } = reusedAddress(labelled);
+      const notifier = recordingNotifier();
+      const result = await replace(deps(swarm, cloudFor(instances), notifier), { by: 'node', value: 'w1' });
+      expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'instance-in-use' });
+      expect(ec2?.terminated).toEqual([]);
+      expect(ec2?.mock.commandCalls((await import('@aws-sdk/client-ec2')).CreateTagsCommand)).toHaveLength(0);
+      expect(swarm.removed).toEqual([]);
+      expect(instances[0]?.tags[REPLACING_NODE_TAG]).toBeUndefined();
+    });
+  }
+
+  /** 1 manager + 6 workers, w1..w5 down for an hour, each on its own tagged instance. */
+  function fiveDead() {
+    const swarm = new FakeNodes().add('m1', { role: 'manager' });
+    const instances: Parameters<typeof fakeEc2>[0] = [];
+    for (let i = 1; i <= 6; i++) {
+      const id = `i-0000000000000c00${i}`;
+      swarm.add(`w${i}`, {
+        state: i <= 5 ? 'down' : 'ready',
+        updatedAt: longAgo,
+        engineLabels: { 'aws.instance-id': id },
+      });
+      instances.push({
+        id,
+        state: 'running',
+        privateIp: swarm.node(`w${i}`).address,
+        tags: { [cluster.key]: cluster.value },
+      });
+    }
+    return { swarm, instances };
+  }
+  const oneAnHour = { ...safety, maxDownShare: 1, maxReplacementsPerHour: 1 };
+
+  it('holds the hourly limit when five different dead nodes are replaced at once (EC2)', async () => {
+    const { swarm, instances } = fiveDead();
+    const d = {
+      ...deps(swarm, cloudFor(instances)),
+      settings: { ...oneAnHour, updateAttempts: 10, clusterTag: cluster },
+    };
+    if (ec2) ec2.hooks.latencyMs = 20;
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => replace(d, { by: 'node', value: `w${i}` })));
+    const kinds = results.map((r) => (r.outcomes[0] as { reason?: string }).reason ?? r.outcomes[0]?.kind);
+    expect(kinds.filter((k) => k === 'replaced')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'rate-limited')).toHaveLength(4);
+    expect(swarm.removed).toHaveLength(1);
+    expect(ec2?.terminated).toHaveLength(1);
+  });
+
+  it('holds the hourly limit when five different dead nodes are removed at once (on-prem)', async () => {
+    const { swarm } = fiveDead();
+    const d = {
+      ...deps(swarm, undefined),
+      settings: { ...oneAnHour, updateAttempts: 10, clusterTag: undefined },
+    };
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => replace(d, { by: 'node', value: `w${i}` })));
+    expect(results.filter((r) => r.outcomes[0]?.kind === 'replaced')).toHaveLength(1);
+    expect(swarm.removed).toHaveLength(1);
+  });
+
+  it('does not remove or terminate a node that came back between the checks and the removal', async () => {
+    const { swarm, instances } = cluster6();
+    const cloud = cloudFor(instances);
+    const tag = cloud.tagInstance.bind(cloud);
+    // The machine comes back while we talk to EC2: the next thing Swarm sees is a Ready node.
+    cloud.tagInstance = async (id, tags) => {
+      await tag(id, tags);
+      swarm.node('w1').state = 'ready';
+    };
+    const notifier = recordingNotifier();
+    const result = await replace(deps(swarm, cloud, notifier), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'node-came-back' });
+    expect(swarm.removed).toEqual([]);
+    expect(ec2?.terminated).toEqual([]);
+    // The aborted attempt leaves no tag and no claim behind.
+    expect(instances[0]?.tags[REPLACING_NODE_TAG]).toBeUndefined();
+    expect(
+      Object.keys(swarm.swarm.labels).filter((k) => k.startsWith('com.swarm-reflex.replacing.')),
+    ).toEqual([]);
+  });
+
+  it('never resumes onto an instance that rejoined the swarm as a new node', async () => {
+    const { swarm, instances } = cluster6();
+    const i = instances[0] as (typeof instances)[number];
+    // An earlier attempt tagged the instance for node "gone", which has left; the instance
+    // rebooted and joined again as w1 (a new node ID, Ready).
+    i.tags[REPLACING_NODE_TAG] = 'nodegone0000000000000000';
+    i.tags[REPLACING_SINCE_TAG] = longAgo.toISOString();
+    swarm.node('w1').state = 'ready';
+    const result = await replace(deps(swarm, cloudFor(instances)), {
+      by: 'node',
+      value: 'nodegone0000000000000000',
+    });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'instance-in-use' });
+    expect(ec2?.terminated).toEqual([]);
+    // The tags were stale: gone, so that nothing resumes onto the instance later.
+    expect(i.tags[REPLACING_NODE_TAG]).toBeUndefined();
+  });
+
+  it('resumes a manager replacement only with quorum, and names its role', async () => {
+    const make = () => {
+      const swarm = new FakeNodes()
+        .add('m1', { role: 'manager' })
+        .add('m2', { role: 'manager' })
+        .add('m3', { role: 'manager' });
+      const instances = [
+        {
+          id: 'i-0000000000000d004',
+          state: 'running',
+          privateIp: '10.0.0.99',
+          tags: {
+            [cluster.key]: cluster.value,
+            [REPLACING_NODE_TAG]: 'nodem4gone00000000000000',
+            [REPLACING_SINCE_TAG]: longAgo.toISOString(),
+            'swarm-reflex:replacing-role': 'manager',
+          },
+        },
+      ];
+      return { swarm, instances };
+    };
+    const lost = make();
+    for (const m of ['m2', 'm3']) {
+      const n = lost.swarm.node(m);
+      n.manager = { leader: false, reachability: 'unreachable', addr: '' };
+    }
+    const refused = await replace(deps(lost.swarm, cloudFor(lost.instances)), {
+      by: 'instance-id',
+      value: 'i-0000000000000d004',
+    });
+    expect(refused.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'quorum-lost' });
+    expect(ec2?.terminated).toEqual([]);
+    ec2?.mock.restore();
+
+    const ok = make();
+    const resumed = await replace(deps(ok.swarm, cloudFor(ok.instances)), {
+      by: 'instance-id',
+      value: 'i-0000000000000d004',
+    });
+    expect(resumed.outcomes[0]).toMatchObject({
+      kind: 'replaced',
+      role: 'manager',
+      instance: 'i-0000000000000d004',
+    });
+  });
+
+  it('keeps the grace period from restarting when its own demotion moved UpdatedAt (retry after a failed removal)', async () => {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', { role: 'manager', state: 'down', updatedAt: longAgo });
+    swarm.clock = () => now;
+    const removeNode = swarm.removeNode.bind(swarm);
+    let failures = 1;
+    swarm.removeNode = async (id, options) => {
+      if (failures-- > 0) {
+        const { DependencyUnavailableError } = await import('../../../../shared/errors');
+        throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
+      }
+      return removeNode(id, options);
+    };
+    const result = await replace(deps(swarm, undefined), { by: 'node', value: 'm3' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', role: 'manager' });
+    expect(swarm.removed).toEqual(['m3']);
+  });
+
+  it('keeps the grace period across deliveries: a later delivery finishes a demoted manager at once', async () => {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', { role: 'manager', state: 'down', updatedAt: longAgo });
+    swarm.clock = () => now;
+    const removeNode = swarm.removeNode.bind(swarm);
+    swarm.removeNode = async () => {
+      const { DependencyUnavailableError } = await import('../../../../shared/errors');
+      throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
+    };
+    await expect(replace(deps(swarm, undefined), { by: 'node', value: 'm3' })).rejects.toMatchObject({
+      retryable: true,
+    });
+    expect(swarm.demoted).toEqual(['m3']);
+    swarm.removeNode = removeNode;
+    const later = { ...deps(swarm, undefined), clock: { now: () => new Date(now.getTime() + 5_000) } };
+    const result = await replace(later, { by: 'node', value: 'm3' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced' });
+    expect(swarm.removed).toEqual(['m3']);
+  });
+});
+
+describe('downSinceOf', () => {
+  const claim = { nodeId: 'n', claimedAt: now, downSince: longAgo, role: 'manager' as const };
+  const node = (role: 'manager' | 'worker', updatedAt: Date) =>
+    ({ ...new FakeNodes().add('m3', { role, state: 'down', updatedAt }).node('m3') }) as NodeState;
+
+  it('keeps the claimed down-since only across our own demotion of a claimed manager', () => {
+    const demotedJustAfter = new Date(now.getTime() + 2_000);
+    expect(downSinceOf(node('worker', demotedJustAfter), claim)).toEqual(longAgo);
+    // No claim, a worker claim (we never write a dead worker), a node still a manager: its UpdatedAt.
+    expect(downSinceOf(node('worker', demotedJustAfter), undefined)).toEqual(demotedJustAfter);
+    expect(downSinceOf(node('worker', demotedJustAfter), { ...claim, role: 'worker' })).toEqual(
+      demotedJustAfter,
+    );
+    expect(downSinceOf(node('manager', demotedJustAfter), claim)).toEqual(demotedJustAfter);
+    // Written long after the claim: it came back and went down again; the grace starts over.
+    const later = new Date(now.getTime() + 5 * 60_000);
+    expect(downSinceOf(node('worker', later), claim)).toEqual(later);
   });
 });

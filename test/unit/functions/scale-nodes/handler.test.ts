@@ -12,6 +12,7 @@ const body = (name: string) =>
 
 function setup() {
   const swarm = new FakeNodes().add('m1', { role: 'manager' }).add('w1');
+  const clock = { t: new Date('2026-11-24T12:00:00Z') };
   const calls: number[] = [];
   const settings = parseSettings({ WEBHOOK_TOKENS: TOKEN });
   const handler = makeHandler({
@@ -33,10 +34,10 @@ function setup() {
       terminateAndShrink: async () => true,
     },
     notifier: recordingNotifier(),
-    clock: { now: () => new Date('2026-11-24T12:00:00Z') },
+    clock: { now: () => clock.t },
     ...fastRetry,
   });
-  return { handler, calls, swarm };
+  return { handler, calls, swarm, clock };
 }
 
 const http = (text: string, query?: Record<string, string>, auth = `Bearer ${TOKEN}`) => ({
@@ -49,10 +50,11 @@ const http = (text: string, query?: Record<string, string>, auth = `Bearer ${TOK
 
 describe('scale-nodes handler', () => {
   it('scales out from the fixture, and from a Jenkins-style ?scale= override', async () => {
-    const { handler, calls } = setup();
+    const { handler, calls, clock } = setup();
     const response = await handler(http(body('webhook-scale-up.json')));
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body).outcomes[0]).toMatchObject({ kind: 'scaled', from: 2, to: 3 });
+    clock.t = new Date(clock.t.getTime() + 301_000); // past the node-scale cooldown claimed on the swarm
     const down = JSON.parse(body('webhook-scale-down.json'));
     const viaQuery = await handler(http(JSON.stringify(down), { scale: '+2' }));
     expect(JSON.parse(viaQuery.body).outcomes[0]).toMatchObject({ kind: 'scaled', to: 4 });

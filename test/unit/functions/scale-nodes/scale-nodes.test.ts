@@ -4,13 +4,8 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  bounds,
-  decideNodeScale,
-  parseNodeScale,
-  type ScaleNodesDeps,
-  scaleNodes,
-} from '../../../../functions/scale-nodes/scale-nodes';
+import { bounds, decideNodeScale, parseNodeScale } from '../../../../functions/scale-nodes/decide-node-scale';
+import { type ScaleNodesDeps, scaleNodes } from '../../../../functions/scale-nodes/scale-nodes';
 import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
 import { createWorkerGroup, type GroupState } from '../../../../shared/autoscaling';
 import { createLogger } from '../../../../shared/logger';
@@ -23,6 +18,7 @@ const log = createLogger({ level: 'error', sink: () => {} });
 const settings = {
   nodeScaleCooldownSeconds: 300,
   nodeScaleStep: 1,
+  nodeScaleInMax: 1,
   nodesMin: 0,
   nodesMax: 0,
   updateAttempts: 10,
@@ -31,7 +27,10 @@ let asg: ReturnType<typeof fakeAutoScaling> | undefined;
 afterEach(() => asg?.mock.restore());
 
 /** 1 manager + 3 workers, each worker an instance of the group; w1 busy, w2 idle, w3 a little busy. */
-function setup(group: Partial<{ min: number; max: number; desired: number }> = {}) {
+function setup(
+  group: Partial<{ min: number; max: number; desired: number }> = {},
+  options: { activityDelayMs?: number; settings?: Partial<typeof settings> } = {},
+) {
   const clock = { t: new Date('2026-11-24T12:00:00Z') };
   const swarm = new FakeNodes()
     .add('m1', { role: 'manager' })
@@ -41,7 +40,7 @@ function setup(group: Partial<{ min: number; max: number; desired: number }> = {
     .run('w1', 4)
     .run('w3', 1)
     .run('m1', 5);
-  asg = fakeAutoScaling(
+  const fake = fakeAutoScaling(
     {
       name: 'workers',
       min: group.min ?? 1,
@@ -50,19 +49,29 @@ function setup(group: Partial<{ min: number; max: number; desired: number }> = {
       instances: ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'],
     },
     () => clock.t,
+    { activityDelayMs: options.activityDelayMs ?? 0 },
   );
+  asg = fake;
   const notifier = recordingNotifier();
   const deps: ScaleNodesDeps = {
     swarm,
     tasks: swarm,
-    group: createWorkerGroup(asg.client, 'workers'),
+    group: createWorkerGroup(fake.client, 'workers'),
     notifier,
     clock: { now: () => clock.t },
-    settings,
+    settings: { ...settings, ...options.settings },
     ...fastRetry,
   };
-  return { swarm, deps, clock, notifier, asg };
+  return { swarm, deps, clock, notifier, asg: fake };
 }
+
+/** The capacities scale-nodes sent to Auto Scaling, in order. */
+const sentCapacities = (a: ReturnType<typeof fakeAutoScaling>) =>
+  a.mock.commandCalls(SetDesiredCapacityCommand).map((c) => c.args[0].input.DesiredCapacity);
+
+/** An outcome as one word: its reason when it has one, else its kind. */
+const word = (r: { outcomes: ReadonlyArray<{ kind: string; reason?: string }> }) =>
+  r.outcomes[0]?.reason ?? r.outcomes[0]?.kind;
 
 function webhook(...labels: Array<Record<string, string>>): AlertmanagerWebhook {
   return {
@@ -151,13 +160,14 @@ describe('scaleNodes (Auto Scaling mocked at the SDK boundary)', () => {
     expect(notifier.notices.map((n) => n.title)).toEqual(['Scaling workers out: 3 → 4']);
   });
 
-  it('converges on one step when the same scale-out arrives concurrently', async () => {
+  it('scales out once when the same scale-out arrives concurrently; the others are cooled down', async () => {
     const { deps, asg: a } = setup();
     const results = await Promise.all(
       Array.from({ length: 5 }, () => run(deps, { type: 'node', scale: 'up' })),
     );
     expect(a?.group.desired).toBe(4);
-    for (const r of results) expect(r.outcomes[0]).toMatchObject({ to: 4 });
+    expect(results.map(word).sort()).toEqual(['cooldown', 'cooldown', 'cooldown', 'cooldown', 'scaled']);
+    expect(results.find((r) => word(r) === 'scaled')?.outcomes[0]).toMatchObject({ from: 3, to: 4 });
   });
 
   it('drains the least-loaded worker, and terminates it only once it runs no task', async () => {
@@ -274,5 +284,110 @@ describe('scaleNodes (Auto Scaling mocked at the SDK boundary)', () => {
       retryable: true,
     });
     expect(swarm.node('w2').availability).toBe('active');
+  });
+});
+
+describe('scaleNodes: one node-scale decision at a time, as Auto Scaling really answers', () => {
+  it('moves the group exactly one step when 20 scale-outs arrive before Auto Scaling lists the first activity', async () => {
+    // The activity of a SetDesiredCapacity is listed 30 s after it (the clock stands still here).
+    const { deps, asg: a } = setup({}, { activityDelayMs: 30_000 });
+    let landed = () => {};
+    const firstSet = new Promise<void>((resolve) => {
+      landed = resolve;
+    });
+    a.hooks.onSetDesired = () => landed();
+    const early = Array.from({ length: 10 }, () => run(deps, { type: 'node', scale: 'up' }));
+    await firstSet;
+    const late = Array.from({ length: 10 }, () => run(deps, { type: 'node', scale: 'up' }));
+    const results = await Promise.all([...early, ...late]);
+    expect(a.group.desired).toBe(4);
+    expect(sentCapacities(a)).toEqual([4]);
+    expect(results.map(word).sort()).toEqual(['scaled', ...Array(19).fill('cooldown')].sort());
+  });
+
+  it("never sends a capacity below the group's own when it was raised between the read and the write", async () => {
+    const { deps, asg: a } = setup();
+    // Someone (a scheduled action, a person) raises the group to 5 right after scale-nodes read 3.
+    a.hooks.onDescribed = (n) => {
+      if (n === 1) a.group.desired = 5;
+    };
+    const result = await run(deps, { type: 'node', scale: 'up' });
+    expect(Math.min(...sentCapacities(a).map((n) => n ?? 0))).toBeGreaterThanOrEqual(5);
+    expect(a.group.desired).toBeGreaterThanOrEqual(5);
+    expect(result.outcomes[0]).toMatchObject({ kind: 'scaled', from: 5, to: 6 });
+  });
+
+  it('never lets a concurrent scale-out and scale-in both act', async () => {
+    const { deps, swarm, asg: a } = setup({}, { activityDelayMs: 30_000 });
+    const results = await Promise.all([
+      run(deps, { type: 'node', scale: 'up' }),
+      run(deps, { type: 'node', scale: 'down' }),
+    ]);
+    const acted = results.filter((r) => ['scaled', 'draining'].includes(r.outcomes[0]?.kind ?? ''));
+    expect(acted).toHaveLength(1);
+    expect(sentCapacities(a).length + swarm.removed.length).toBe(1);
+  });
+
+  it('drains one worker when a scale-in arrives again before Auto Scaling lists the first', async () => {
+    const { deps, swarm, asg: a } = setup({}, { activityDelayMs: 30_000 });
+    const first = await run(deps, { type: 'node', scale: 'down' });
+    expect(first.outcomes[0]).toMatchObject({ kind: 'draining', nodes: ['w2'] });
+    expect(a.terminated).toEqual(['i-00000000000000002']);
+    const again = await Promise.all(
+      Array.from({ length: 5 }, () => run(deps, { type: 'node', scale: 'down' })),
+    );
+    expect(again.map(word)).toEqual(Array(5).fill('cooldown'));
+    expect(a.terminated).toEqual(['i-00000000000000002']);
+    expect(swarm.nodes.filter((n) => n.availability === 'drain')).toEqual([]);
+    expect(a.group.desired).toBe(2);
+  });
+
+  it('claims the node-scale cooldown on the swarm when it acts, never when it skips or only plans', async () => {
+    const { deps, swarm, clock } = setup({ min: 3 });
+    await run(deps, { scale: 'down' }); // at-min
+    await scaleNodes(deps, { webhook: webhook({ scale: 'up' }), override: undefined, dryRun: true, log });
+    expect(swarm.swarm.labels).toEqual({});
+    await run(deps, { scale: 'up' });
+    expect(swarm.swarm.labels).toEqual({ 'com.swarm-reflex.node-scale-at': clock.t.toISOString() });
+  });
+
+  it('gives its claim back when Auto Scaling refused the change, so that the retry scales', async () => {
+    const { deps, swarm, asg: a } = setup();
+    a.hooks.failOn = (action) =>
+      action === 'SetDesiredCapacity'
+        ? Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $fault: 'client' })
+        : undefined;
+    await expect(run(deps, { type: 'node', scale: 'up' })).rejects.toMatchObject({ retryable: true });
+    expect(a.group.desired).toBe(3);
+    expect(swarm.swarm.labels).toEqual({});
+    a.hooks.failOn = undefined;
+    expect((await run(deps, { type: 'node', scale: 'up' })).outcomes[0]).toMatchObject({
+      kind: 'scaled',
+      from: 3,
+      to: 4,
+    });
+  });
+});
+
+describe('scaleNodes: a scale-in is bounded by NODE_SCALE_IN_MAX', () => {
+  it('drains one worker for scale=-999', async () => {
+    const { deps, swarm, asg: a } = setup();
+    const result = await run(deps, { type: 'node', scale: '-999' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'draining', from: 3, to: 2, nodes: ['w2'] });
+    expect(swarm.removed).toEqual(['w2']);
+    expect(swarm.nodes.filter((n) => n.availability === 'drain')).toEqual([]);
+    expect(a.group.desired).toBe(2);
+  });
+
+  it('drains at most NODE_SCALE_IN_MAX workers, the least loaded', async () => {
+    const { deps, swarm, asg: a } = setup({ desired: 4 }, { settings: { nodeScaleInMax: 2 } });
+    swarm.add('w4', { engineLabels: { 'aws.instance-id': 'i-00000000000000004' } }).run('w4', 2);
+    a.group.instances.push('i-00000000000000004');
+    const result = await run(deps, { type: 'node', scale: '-999' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'draining', from: 4, to: 2, nodes: ['w2', 'w3'] });
+    expect(swarm.removed).toEqual(['w2']); // idle: gone at once
+    expect(swarm.node('w3').availability).toBe('drain'); // one task left: drains
+    expect(swarm.node('w4').availability).toBe('active');
+    expect(swarm.node('w1').availability).toBe('active');
   });
 });

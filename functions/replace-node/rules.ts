@@ -1,0 +1,168 @@
+import type { InstanceInfo } from '../../shared/ec2';
+import type { Notice } from '../../shared/notifier';
+import type { NodeState } from '../../shared/swarm';
+import { INSTANCE_ID_LABEL } from './target';
+
+export type RefuseReason =
+  | 'unknown-node'
+  | 'ambiguous-target'
+  | 'node-not-down'
+  | 'node-came-back'
+  | 'within-grace'
+  | 'quorum-lost'
+  | 'would-lose-quorum'
+  | 'storm'
+  | 'rate-limited'
+  | 'no-instance'
+  | 'not-cluster-instance'
+  | 'instance-in-use';
+
+export interface SafetySettings {
+  nodeDownGraceSeconds: number;
+  maxDownShare: number;
+  maxReplacementsPerHour: number;
+}
+
+export type Verdict =
+  | { kind: 'proceed' }
+  | { kind: 'refuse'; reason: RefuseReason; detail: string; severity: Notice['severity'] | undefined };
+
+const refuse = (reason: RefuseReason, detail: string, severity?: Notice['severity']): Verdict => ({
+  kind: 'refuse',
+  reason,
+  detail,
+  severity,
+});
+
+/** How many nodes may be down at once before it is a partition, not a failure: never fewer than one. */
+export function stormLimit(total: number, share: number): number {
+  return Math.max(1, Math.floor(total * share));
+}
+
+/** Swarmkit's rule: a raft of n managers needs more than n/2 of them reachable. */
+export function hasQuorum(reachable: number, managers: number): boolean {
+  return reachable > managers / 2;
+}
+
+export const RECOVERY_PROCEDURE =
+  'On one surviving manager run `docker swarm init --force-new-cluster --advertise-addr <its address>`, ' +
+  'then promote workers (`docker node promote`) or join new managers until there are 3 or 5 again. ' +
+  'Nothing was removed or terminated.';
+
+/** The quorum as the listed managers' reachability tells it; undefined when it holds. */
+export function quorumRefusal(nodes: readonly NodeState[]): Verdict | undefined {
+  const managers = nodes.filter((n) => n.role === 'manager');
+  const reachable = managers.filter((m) => m.manager?.reachability === 'reachable');
+  if (hasQuorum(reachable.length, managers.length)) return undefined;
+  return refuse(
+    'quorum-lost',
+    `only ${reachable.length} of ${managers.length} managers are reachable: the swarm has lost quorum. ${RECOVERY_PROCEDURE}`,
+    'critical',
+  );
+}
+
+/**
+ * The safety rules, all required (fail closed). Pure: the view of the swarm, the target,
+ * the time, how many other replacements were claimed in the last hour, and since when the
+ * node is down (`downSince`: its UpdatedAt, or the time our own claim recorded before a
+ * demotion moved UpdatedAt).
+ */
+export function decideReplacement(
+  nodes: readonly NodeState[],
+  node: NodeState,
+  now: Date,
+  settings: SafetySettings,
+  recentReplacements: number,
+  downSince: Date = node.updatedAt,
+): Verdict {
+  const lost = quorumRefusal(nodes);
+  if (lost) return lost;
+  if (node.state !== 'down') {
+    return refuse('node-not-down', `node ${node.hostname} is ${node.state}, not down`);
+  }
+  const downFor = now.getTime() - downSince.getTime();
+  if (downFor < settings.nodeDownGraceSeconds * 1_000) {
+    return refuse(
+      'within-grace',
+      `node ${node.hostname} is down since ${downSince.toISOString()}, less than the grace period of ${settings.nodeDownGraceSeconds} s`,
+    );
+  }
+  const down = nodes.filter((n) => n.state === 'down').length;
+  const limit = stormLimit(nodes.length, settings.maxDownShare);
+  if (down > limit) {
+    return refuse(
+      'storm',
+      `${down} of ${nodes.length} nodes are down (more than ${limit}): that looks like a partition or an outage, not a node failure. Check the network and the availability zones; replace nodes by hand once the cause is known.`,
+      'critical',
+    );
+  }
+  if (node.role === 'manager') {
+    const managers = nodes.filter((n) => n.role === 'manager');
+    const remaining = managers.length - 1;
+    const remainingReachable = managers.filter(
+      (m) => m.id !== node.id && m.manager?.reachability === 'reachable',
+    ).length;
+    if (!hasQuorum(remainingReachable, remaining)) {
+      return refuse(
+        'would-lose-quorum',
+        `removing manager ${node.hostname} would leave ${remainingReachable} reachable of ${remaining} managers, no majority. Restore a manager first.`,
+        'critical',
+      );
+    }
+  }
+  if (recentReplacements >= settings.maxReplacementsPerHour) {
+    return refuse(
+      'rate-limited',
+      `${recentReplacements} nodes were replaced in the last hour (limit ${settings.maxReplacementsPerHour}). Look at why nodes keep failing; raise MAX_REPLACEMENTS_PER_HOUR to allow more.`,
+      'warning',
+    );
+  }
+  return { kind: 'proceed' };
+}
+
+/**
+ * The listed nodes, other than `exceptId`, that run on this instance: by their instance
+ * label, or by address. Private addresses are reused by EC2 as soon as an instance is gone,
+ * so a match either way is enough to keep our hands off (fail closed).
+ */
+export function nodesBackedBy(
+  instance: InstanceInfo,
+  nodes: readonly NodeState[],
+  exceptId: string | undefined,
+): NodeState[] {
+  return nodes.filter(
+    (n) =>
+      n.id !== exceptId &&
+      (n.engineLabels[INSTANCE_ID_LABEL] === instance.id ||
+        (instance.privateIp !== undefined && instance.privateIp !== '' && n.address === instance.privateIp)),
+  );
+}
+
+/** Whether the instance behind `node` may be tagged and terminated; undefined when it may. */
+export function checkInstance(
+  instance: InstanceInfo | undefined,
+  clusterTag: { key: string; value: string } | undefined,
+  node: NodeState,
+  nodes: readonly NodeState[],
+): { reason: RefuseReason; detail: string } | undefined {
+  if (!instance) {
+    return {
+      reason: 'no-instance',
+      detail: `no EC2 instance of this cluster found for node ${node.hostname} (engine label ${INSTANCE_ID_LABEL} or address ${node.address || 'unknown'})`,
+    };
+  }
+  if (!clusterTag || instance.tags[clusterTag.key] !== clusterTag.value) {
+    return {
+      reason: 'not-cluster-instance',
+      detail: `instance ${instance.id} of node ${node.hostname} does not carry this cluster's tag ${clusterTag?.key}=${clusterTag?.value}; not touching it`,
+    };
+  }
+  const others = nodesBackedBy(instance, nodes, node.id);
+  if (others.length > 0) {
+    return {
+      reason: 'instance-in-use',
+      detail: `instance ${instance.id} (${instance.privateIp ?? 'no address'}) also backs node ${others.map((n) => `${n.hostname} (${n.id}, ${n.state})`).join(', ')}: it is not ${node.hostname}'s to terminate (its address was probably reused). Remove ${node.hostname} by hand: docker node rm ${node.id}`,
+    };
+  }
+  return undefined;
+}

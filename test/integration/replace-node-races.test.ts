@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHandler } from '../../functions/replace-node/handler';
+import { createCloudInstances, REPLACING_NODE_TAG } from '../../shared/ec2';
+import { DependencyUnavailableError } from '../../shared/errors';
+import { parseSettings } from '../../shared/settings';
+import { createSwarmNodes, type SwarmNodes } from '../../shared/swarm';
+import { REPLACEMENT_CLAIM_PREFIX } from '../../shared/swarm-ledger';
+import {
+  type ChatReceiver,
+  requireRealHarness,
+  startChatReceiver,
+  startSwarm,
+  type TestSwarm,
+} from '../harness';
+import { type FakeInstance, fakeEc2 } from '../support/fake-ec2';
+import { memoryLogger, realNotifier } from '../support/real-deps';
+
+const describeReal = requireRealHarness(describe, ['swarm']);
+const TOKEN = 'replace-races-token-0123456789';
+const CLUSTER = { key: 'swarm-reflex:cluster', value: 'races' };
+
+interface NodeView {
+  ID: string;
+  Spec: { Role: string };
+  Description: { Hostname: string };
+  Status: { State: string };
+  ManagerStatus?: { Reachability?: string };
+}
+
+/**
+ * The races of issue "never the wrong action" on a real swarm: a node that comes back in the
+ * middle of its replacement, a manager whose removal fails after our own demotion, and five
+ * dead nodes replaced at once under a limit of one (on-prem: the ledger on the swarm object).
+ */
+describeReal('replace-node races on a real swarm (3 managers, 5 workers)', () => {
+  let swarm: TestSwarm;
+  let chat: ChatReceiver;
+
+  beforeAll(async () => {
+    [swarm, chat] = await Promise.all([
+      startSwarm({ managers: 3, workers: 5, label: 'replace-races' }),
+      startChatReceiver(),
+    ]);
+  });
+  afterAll(async () => {
+    await chat?.close();
+    await swarm?.teardown();
+  });
+
+  function handler(
+    env: Record<string, string>,
+    wrap: (nodes: SwarmNodes) => SwarmNodes = (n) => n,
+    cloud?: ReturnType<typeof fakeEc2>,
+  ) {
+    const settings = parseSettings({ WEBHOOK_TOKENS: TOKEN, MAX_DOWN_SHARE: '1', ...env });
+    const docker = swarm.docker();
+    return makeHandler({
+      settings,
+      logger: memoryLogger().logger,
+      tokens: async () => settings.webhookTokens,
+      swarm: wrap(createSwarmNodes(async () => docker)),
+      cloud: cloud ? createCloudInstances(cloud.client, CLUSTER) : undefined,
+      notifier: realNotifier('replace-node', { webhook: chat.url }),
+      clock: { now: () => new Date() },
+    });
+  }
+  const listNodes = async () => (await swarm.docker().listNodes()) as NodeView[];
+  const outcomeOf = (response: { statusCode: number; body: string }) => {
+    expect(response.statusCode).toBe(200);
+    return JSON.parse(response.body).outcomes[0];
+  };
+  const claims = async () =>
+    Object.keys(
+      ((await swarm.docker().swarmInspect()) as { Spec: { Labels?: Record<string, string> } }).Spec.Labels ??
+        {},
+    ).filter((k) => k.startsWith(REPLACEMENT_CLAIM_PREFIX));
+
+  it('does not remove or terminate a worker whose dockerd comes back between the decision and the removal', async () => {
+    const w1 = swarm.node('w1');
+    const instances: FakeInstance[] = [
+      {
+        id: 'i-0000000000000e001',
+        state: 'running',
+        privateIp: w1.address,
+        tags: { [CLUSTER.key]: CLUSTER.value },
+      },
+    ];
+    const ec2 = fakeEc2(instances);
+    try {
+      await swarm.killNode('w1');
+      await swarm.waitForNodeState('w1', 'down');
+      const h = handler(
+        { CLOUD: 'aws', CLUSTER_TAG: `${CLUSTER.key}=${CLUSTER.value}`, NODE_DOWN_GRACE_SECONDS: '0' },
+        (nodes) => ({
+          ...nodes,
+          // Between the checks and the removal the machine comes back (a reboot, a network blip).
+          removeNode: async (id, options) => {
+            await swarm.restartNode('w1');
+            await swarm.waitForNodeState('w1', 'ready');
+            return nodes.removeNode(id, options);
+          },
+        }),
+        ec2,
+      );
+      const outcome = outcomeOf(await h({ node: 'w1' }));
+      expect(outcome).toMatchObject({ kind: 'refused', reason: 'node-came-back' });
+      const listed = (await listNodes()).find((n) => n.ID === w1.nodeId);
+      expect(listed?.Status.State).toBe('ready');
+      expect(ec2.terminated).toEqual([]);
+      expect(instances[0]?.tags[REPLACING_NODE_TAG]).toBeUndefined();
+      expect(await claims()).toEqual([]);
+    } finally {
+      ec2.mock.restore();
+    }
+  });
+
+  it('keeps the grace period when the removal of a manager it demoted fails once', async () => {
+    const m3 = swarm.node('m3');
+    await swarm.killNode('m3');
+    await swarm.waitForNodeState('m3', 'down');
+    // Past a grace period that our own demotion would restart (it moves the node's UpdatedAt).
+    await new Promise((r) => setTimeout(r, 6_000));
+    let failures = 1;
+    const h = handler({ NODE_DOWN_GRACE_SECONDS: '5' }, (nodes) => ({
+      ...nodes,
+      removeNode: async (id, options) => {
+        if (failures-- > 0) throw new DependencyUnavailableError('docker', 'removing: socket hang up');
+        return nodes.removeNode(id, options);
+      },
+    }));
+    const outcome = outcomeOf(await h({ node: 'm3' }));
+    expect(outcome).toMatchObject({ kind: 'replaced', role: 'manager', node: m3.nodeId });
+    const after = await listNodes();
+    expect(after.find((n) => n.ID === m3.nodeId)).toBeUndefined();
+    const managers = after.filter((n) => n.Spec.Role === 'manager');
+    expect(managers.map((m) => m.ManagerStatus?.Reachability)).toEqual(['reachable', 'reachable']);
+  });
+
+  it('removes exactly one of five dead workers replaced at once with a limit of one an hour (on-prem)', async () => {
+    const workers = ['w1', 'w2', 'w3', 'w4', 'w5'];
+    await Promise.all(workers.map((w) => swarm.killNode(w)));
+    await Promise.all(workers.map((w) => swarm.waitForNodeState(w, 'down')));
+    // The manager replaced above used this hour's slot: start from an empty ledger.
+    const info = (await swarm.docker().swarmInspect()) as {
+      Version: { Index: number };
+      Spec: Record<string, unknown>;
+    };
+    await swarm
+      .docker()
+      .swarmUpdate({ _query: { version: info.Version.Index }, _body: { ...info.Spec, Labels: {} } });
+    const h = handler({ NODE_DOWN_GRACE_SECONDS: '0', MAX_REPLACEMENTS_PER_HOUR: '1' });
+    const outcomes = await Promise.all(workers.map(async (w) => outcomeOf(await h({ node: w }))));
+    const reasons = outcomes.map((o) => o.reason ?? o.kind);
+    expect(reasons.sort(), JSON.stringify(outcomes)).toEqual([
+      'rate-limited',
+      'rate-limited',
+      'rate-limited',
+      'rate-limited',
+      'replaced',
+    ]);
+    expect(reasons.filter((r) => r === 'replaced')).toHaveLength(1);
+    expect(reasons.filter((r) => r === 'rate-limited')).toHaveLength(4);
+    const left = await listNodes();
+    expect(left.filter((n) => workers.includes(n.Description.Hostname))).toHaveLength(4);
+  });
+});
