@@ -23,6 +23,8 @@ export const REPLACING_NODE_TAG = 'swarm-reflex:replacing-node';
 export const REPLACING_SINCE_TAG = 'swarm-reflex:replacing-since';
 export const REPLACING_HOSTNAME_TAG = 'swarm-reflex:replacing-hostname';
 export const REPLACING_ROLE_TAG = 'swarm-reflex:replacing-role';
+/** A replacement whose first caller has not finished after this long is resumed by the next caller (or the sweep). */
+export const REPLACEMENT_RESUME_AFTER_MS = 60_000;
 export const REPLACING_TAGS = [
   REPLACING_NODE_TAG,
   REPLACING_SINCE_TAG,

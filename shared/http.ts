@@ -61,6 +61,7 @@ export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
  * The edge every HTTP function shares: authenticate, bound and parse the body, validate it,
  * call the domain, count its outcomes, and map errors to statuses in one place. The order
  * matters: nothing is parsed, and Docker is never asked, before the caller is known.
+ * A direct invocation that fails for a reason a retry can cure (5xx) throws instead.
  */
 export function httpEdge<I, O extends { kind: string; reason?: string }>(
   options: EdgeOptions<I, O>,
@@ -69,8 +70,10 @@ export function httpEdge<I, O extends { kind: string; reason?: string }>(
   return async (event) => {
     const started = Date.now();
     let log = logger.child({ function: name });
+    let direct = false;
     try {
       const request = readEvent(event);
+      direct = request.kind === 'direct';
       let payload: unknown;
       let query: Readonly<Record<string, string>> = {};
       if (request.kind === 'http') {
@@ -100,6 +103,10 @@ export function httpEdge<I, O extends { kind: string; reason?: string }>(
       };
       if (error instanceof ValidationError && error.issues.length > 0) body.issues = error.issues;
       if (status === 503) body.retry = true;
+      // A direct invocation (the sweep's asynchronous dispatch, a schedule, the console) has no
+      // HTTP caller to retry on a 503: it must FAIL, so that Lambda retries it and then sends
+      // it to the failure destination. A returned 503 would count as a success, and be lost.
+      if (direct && status >= 500) throw new Error(publicMessage(error), { cause: error });
       return respond(status, body);
     }
   };

@@ -15,6 +15,8 @@ export type DispatchResult =
 export interface Dispatcher {
   /** Queues replace-node for one node. Throws DependencyUnavailableError when it could not be queued. */
   replaceNode(nodeId: string): Promise<DispatchResult>;
+  /** Queues replace-node for an instance whose replacement stopped after its node left. */
+  replaceInstance(instanceId: string): Promise<DispatchResult>;
   /** Queues sync-join-tokens. Throws DependencyUnavailableError when it could not be queued. */
   syncJoinTokens(): Promise<DispatchResult>;
 }
@@ -58,6 +60,8 @@ export function createLambdaDispatcher(
   };
   return {
     replaceNode: (nodeId) => invoke(functions.replaceNode, 'REPLACE_NODE_FUNCTION', { node: nodeId }),
+    replaceInstance: (instanceId) =>
+      invoke(functions.replaceNode, 'REPLACE_NODE_FUNCTION', { instance: instanceId }),
     syncJoinTokens: () => invoke(functions.syncJoinTokens, 'SYNC_JOIN_TOKENS_FUNCTION', {}),
   };
 }
@@ -67,6 +71,7 @@ export function reportOnlyDispatcher(why: string): Dispatcher {
   const result: DispatchResult = { dispatched: false, detail: `nothing was dispatched: ${why}` };
   return {
     replaceNode: async () => result,
+    replaceInstance: async () => result,
     syncJoinTokens: async () => result,
   };
 }

@@ -1,7 +1,9 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
+import { createCloudInstances } from '../../shared/ec2';
 import { ValidationError } from '../../shared/errors';
 import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/lambda-dispatch';
 import { lazy } from '../../shared/lazy';
@@ -87,6 +89,15 @@ function defaultDeps(): HandlerDeps {
             lazy(() => new AutoScalingClient({})),
             settings.workerAsgName,
           )
+        : undefined,
+    replacements:
+      settings.cloud === 'aws' && settings.clusterTag
+        ? {
+            list: createCloudInstances(
+              lazy(() => new EC2Client({})),
+              settings.clusterTag,
+            ).listReplacements,
+          }
         : undefined,
     dispatcher:
       dispatchTo.replaceNode || dispatchTo.syncJoinTokens

@@ -1,4 +1,5 @@
 import type { WorkerGroup } from '../../shared/autoscaling';
+import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/ec2';
 import { QuorumLostError, ReflexError, VersionConflictError } from '../../shared/errors';
 import { joinParameterNames, managerAddresses } from '../../shared/join-parameters';
 import type { Dispatcher, DispatchResult } from '../../shared/lambda-dispatch';
@@ -21,6 +22,10 @@ import {
   type SwarmTasks,
   type TaskState,
 } from '../../shared/swarm';
+import { unfinishedReplacements } from './unfinished-replacements';
+import { crossedWithin, crossingNumber } from './window';
+
+export { crossedWithin, crossingNumber } from './window';
 
 /**
  * Every minute, one read of the whole swarm (nodes, services, tasks), and findings as data:
@@ -82,6 +87,12 @@ export type Finding =
       action: 'force-updated' | 'conflict' | 'failed' | 'dry-run';
     })
   | (FindingBase & {
+      kind: 'replacement-unfinished';
+      instance: string;
+      node: string;
+      action: 'watching' | 'dispatched' | 'not-dispatched' | 'dispatch-failed' | 'not-due' | 'dry-run';
+    })
+  | (FindingBase & {
       kind: 'join-tokens';
       action: 'dispatched' | 'not-dispatched' | 'dispatch-failed' | 'not-checked' | 'read-failed' | 'dry-run';
     });
@@ -92,32 +103,6 @@ export type FindingKind = Finding['kind'];
 export const RESCHEDULE_LABEL = 'com.df.reschedule';
 /** Without a leader nothing says since when: the sweep says so this often instead of every minute. */
 export const NO_LEADER_REMIND_SECONDS = 600;
-
-// ---------------------------------------------------------------------------------------
-// The window rule
-
-/**
- * "Report once without a database": true for exactly one sweep of a series spaced by
- * `intervalMs` — the one whose last interval contains the moment `elapsedMs` reached
- * `thresholdMs`. With `everyMs`, also for the moments threshold + k×every (k = 1, 2, …);
- * an `everyMs` shorter than the interval means every sweep. Never before the threshold.
- */
-export function crossedWithin(
-  elapsedMs: number,
-  thresholdMs: number,
-  intervalMs: number,
-  everyMs?: number,
-): boolean {
-  if (!(elapsedMs >= thresholdMs)) return false;
-  const past = elapsedMs - thresholdMs;
-  if (everyMs === undefined) return past < intervalMs;
-  return past % Math.max(everyMs, intervalMs) < intervalMs;
-}
-
-/** Which crossing (1 = the first) `elapsedMs` is in, for a finding that repeats every `everyMs`. */
-export function crossingNumber(elapsedMs: number, thresholdMs: number, intervalMs: number, everyMs: number) {
-  return Math.floor((elapsedMs - thresholdMs) / Math.max(everyMs, intervalMs)) + 1;
-}
 
 // ---------------------------------------------------------------------------------------
 // Pure assessments of one read
@@ -248,6 +233,8 @@ export interface HealthSweepDeps {
   tasks: Pick<SwarmTasks, 'listTasks'>;
   /** The worker group a completed scale-in shrinks; undefined without AWS. */
   group: WorkerGroup | undefined;
+  /** The cluster's instances tagged as being replaced (EC2); undefined without AWS. */
+  replacements?: { list(): Promise<InstanceInfo[]> };
   dispatcher: Dispatcher;
   /** Where the manager addresses for joining nodes are kept, or why they are not checked. */
   joinParameters: { store: Pick<ParameterStore, 'get'>; settingsPrefix: string } | { notChecked: string };
@@ -306,6 +293,7 @@ export async function sweep(deps: HealthSweepDeps, input: SweepInput): Promise<S
   const findings: Finding[] = [];
   findings.push(...(await quorum(ctx, nodes)));
   findings.push(...(await downNodes(ctx, nodes)));
+  findings.push(...(await halfDoneReplacements(ctx, nodes)));
   findings.push(...(await replicaShortfalls(ctx, services, tasks)));
   findings.push(...(await scaleIns(ctx, nodes, tasks)));
   findings.push(...(await rebalance(ctx, services, nodes, tasks)));
@@ -482,6 +470,82 @@ async function downNodes(ctx: Context, nodes: readonly NodeState[]): Promise<Fin
         text: detail,
       });
     }
+  }
+  return findings;
+}
+
+async function halfDoneReplacements(ctx: Context, nodes: readonly NodeState[]): Promise<Finding[]> {
+  const { deps, input } = ctx;
+  if (!deps.replacements) return [];
+  const timing = { intervalMs: ctx.intervalMs, graceMs: deps.settings.nodeDownGraceSeconds * 1_000 };
+  const findings: Finding[] = [];
+  // A failed EC2 read is thrown: the sweep fails, Lambda retries it, and it is counted as an error.
+  for (const r of unfinishedReplacements(await deps.replacements.list(), nodes, input.at, timing)) {
+    const base = {
+      kind: 'replacement-unfinished' as const,
+      instance: r.instance.id,
+      node: r.nodeId,
+      subject: r.hostname || r.instance.id,
+      since: r.since.toISOString(),
+    };
+    const what = `${r.instance.id} (${base.subject}) has been tagged as being replaced since ${base.since}; its node ${r.nodeId} left the swarm but the instance is still ${r.instance.state}`;
+    const elapsed = input.at.getTime() - r.since.getTime();
+    if (elapsed < REPLACEMENT_RESUME_AFTER_MS) {
+      findings.push({
+        ...base,
+        severity: 'info',
+        action: 'watching',
+        detail: `${what}; its replacement may still be running.`,
+      });
+      continue;
+    }
+    if (!r.due) {
+      findings.push({
+        ...base,
+        severity: 'warning',
+        action: 'not-due',
+        detail: `${what}; replace-node is dispatched once per grace window.`,
+      });
+      continue;
+    }
+    if (input.dryRun) {
+      findings.push({
+        ...base,
+        severity: 'info',
+        action: 'dry-run',
+        detail: `${what}: would dispatch replace-node (dry run).`,
+      });
+      continue;
+    }
+    let sent: DispatchResult;
+    try {
+      sent = await deps.dispatcher.replaceInstance(r.instance.id);
+    } catch (error) {
+      input.log.error('dispatch failed', { error, instance: r.instance.id, to: 'replace-node' });
+      const detail = `${what}: replace-node could not be dispatched (${errorText(error)}); the next grace window tries again.`;
+      findings.push({ ...base, severity: 'warning', action: 'dispatch-failed', detail });
+      await tell(ctx, {
+        severity: 'warning',
+        title: `Could not dispatch replace-node for ${r.instance.id}`,
+        text: detail,
+      });
+      continue;
+    }
+    const detail = sent.dispatched
+      ? `${what}: dispatched replace-node (${sent.to}) to finish it; it re-checks everything before it terminates.`
+      : `${what}: ${sent.detail}. Terminate it by hand once you have checked it runs no node.`;
+    findings.push({
+      ...base,
+      severity: 'warning',
+      action: sent.dispatched ? 'dispatched' : 'not-dispatched',
+      detail,
+    });
+    if (r.first)
+      await tell(ctx, {
+        severity: 'warning',
+        title: `Unfinished replacement of ${base.subject}`,
+        text: detail,
+      });
   }
   return findings;
 }

@@ -1,6 +1,7 @@
 import {
   type CloudInstances,
   type InstanceInfo,
+  REPLACEMENT_RESUME_AFTER_MS,
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
   REPLACING_ROLE_TAG,
@@ -70,8 +71,6 @@ export type ReplaceOutcome =
       detail: string;
     };
 
-/** A replacement whose first caller has not finished after this long is resumed by the next one. */
-export const RESUME_AFTER_MS = 60_000;
 const ONE_HOUR_MS = 3_600_000;
 
 export interface ReplaceNodeDeps {
@@ -407,7 +406,11 @@ async function resume(
   if (lost?.kind === 'refuse') return refused(deps, name, undefined, lost.reason, lost.detail, lost.severity);
   const since = Date.parse(instance.tags[REPLACING_SINCE_TAG] ?? '');
   // Another caller's replacement is given a minute to finish; our own is resumed at once.
-  if (!memo.removed.has(nodeId) && !Number.isNaN(since) && now.getTime() - since < RESUME_AFTER_MS) {
+  if (
+    !memo.removed.has(nodeId) &&
+    !Number.isNaN(since) &&
+    now.getTime() - since < REPLACEMENT_RESUME_AFTER_MS
+  ) {
     return {
       kind: 'skipped',
       target: name,

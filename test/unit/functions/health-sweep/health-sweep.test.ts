@@ -11,6 +11,7 @@ import {
   sweep,
 } from '../../../../functions/health-sweep/health-sweep';
 import { createWorkerGroup } from '../../../../shared/autoscaling';
+import { createCloudInstances } from '../../../../shared/ec2';
 import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/errors';
 import { joinParameterNames } from '../../../../shared/join-parameters';
 import type { Dispatcher } from '../../../../shared/lambda-dispatch';
@@ -18,6 +19,7 @@ import { createLogger } from '../../../../shared/logger';
 import { createParameterStore } from '../../../../shared/parameters';
 import { SCALE_IN_LABEL } from '../../../../shared/scale-in';
 import { fakeAutoScaling } from '../../../support/fake-autoscaling';
+import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { FakeServices } from '../../../support/fake-services';
 import { fakeSsm } from '../../../support/fake-ssm';
@@ -36,6 +38,11 @@ function recordingDispatcher() {
     async replaceNode(nodeId) {
       if (hooks.fail) throw hooks.fail;
       calls.push(`replace-node ${nodeId}`);
+      return { dispatched: true, to: 'swarm-reflex-unit-replace-node' };
+    },
+    async replaceInstance(instanceId) {
+      if (hooks.fail) throw hooks.fail;
+      calls.push(`replace-node instance ${instanceId}`);
       return { dispatched: true, to: 'swarm-reflex-unit-replace-node' };
     },
     async syncJoinTokens() {
@@ -256,6 +263,7 @@ describe('health sweep findings', () => {
     const s = setup();
     s.deps.dispatcher = {
       replaceNode: async () => ({ dispatched: false, detail: 'nothing was dispatched: no AWS here' }),
+      replaceInstance: async () => ({ dispatched: false, detail: 'nothing was dispatched: no AWS here' }),
       syncJoinTokens: async () => ({ dispatched: false, detail: 'nothing was dispatched: no AWS here' }),
     };
     down(s.nodes, 'w1', ago(301));
@@ -599,5 +607,52 @@ describe('health sweep: manager addresses for joining nodes (SSM mocked at the S
         detail: expect.stringContaining('unit test'),
       }),
     ]);
+  });
+});
+
+describe('half-done replacements', () => {
+  const tagged = (nodeId: string, since: Date, state = 'running') => ({
+    id: 'i-0000000000000f001',
+    state,
+    privateIp: '10.0.0.99',
+    tags: {
+      'swarm-reflex:cluster': 'unit',
+      'swarm-reflex:replacing-node': nodeId,
+      'swarm-reflex:replacing-since': since.toISOString(),
+      'swarm-reflex:replacing-hostname': 'w9',
+    },
+  });
+
+  it('dispatches the completion of a replacement whose node left the swarm but whose instance still runs', async () => {
+    const s = setup();
+    // EC2 mocked at the SDK boundary; the sweep lists through the real adapter.
+    const ec2 = fakeEc2([]);
+    cleanups.push(() => ec2.mock.restore());
+    const cloud = createCloudInstances(ec2.client, { key: 'swarm-reflex:cluster', value: 'unit' });
+    s.deps.replacements = { list: cloud.listReplacements };
+    const use = (list: ReturnType<typeof tagged>[]) => {
+      ec2.instances.splice(0, ec2.instances.length, ...list);
+    };
+    use([tagged('nodegone', ago(90))]);
+    const found = await s.findings(T);
+    expect(found).toEqual([
+      expect.objectContaining({ kind: 'replacement-unfinished', subject: 'w9', action: 'dispatched' }),
+    ]);
+    expect(s.dispatch.calls).toEqual(['replace-node instance i-0000000000000f001']);
+    // Not again in the next sweep; again one grace window later.
+    await s.findings(later(60));
+    expect(s.dispatch.calls).toHaveLength(1);
+    await s.findings(later(300));
+    expect(s.dispatch.calls).toHaveLength(2);
+    // Terminated, or still tagged for a node that is in the swarm, or too fresh: nothing.
+    use([tagged('nodegone', ago(90), 'shutting-down')]);
+    expect(await s.findings(later(600))).toEqual([]);
+    use([tagged(s.nodes.node('w1').id, ago(90))]);
+    expect(await s.findings(later(600))).toEqual([]);
+    use([tagged('nodegone', ago(10))]);
+    expect(await s.findings(T)).toEqual([
+      expect.objectContaining({ kind: 'replacement-unfinished', action: 'watching' }),
+    ]);
+    expect(s.dispatch.calls).toHaveLength(2);
   });
 });

@@ -29,6 +29,14 @@ describe('Lambda dispatch (mocked at the SDK boundary)', () => {
     ]);
   });
 
+  it('queues replace-node for an instance whose replacement stopped, with the instance in the payload', async () => {
+    lambda = fakeLambda();
+    await createLambdaDispatcher(lambda.client, functions).replaceInstance('i-0000000000000f001');
+    expect(lambda.invocations).toEqual([
+      { functionName: functions.replaceNode, type: 'Event', payload: { instance: 'i-0000000000000f001' } },
+    ]);
+  });
+
   it('queues sync-join-tokens asynchronously with an empty event', async () => {
     lambda = fakeLambda();
     await createLambdaDispatcher(lambda.client, functions).syncJoinTokens();

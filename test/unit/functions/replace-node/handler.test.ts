@@ -61,6 +61,22 @@ describe('replace-node handler', () => {
     expect(swarm.removed).toHaveLength(1);
   });
 
+  it('fails a direct invocation that could not be done, so that Lambda retries it and then sends it to the failure queue', async () => {
+    const { handler, swarm } = setup();
+    const listNodes = swarm.listNodes.bind(swarm);
+    const { DependencyUnavailableError } = await import('../../../../shared/errors');
+    swarm.listNodes = async () => {
+      throw new DependencyUnavailableError('docker', 'listing nodes: Docker API unavailable (connect ECONNREFUSED)');
+    };
+    // An HTTP caller (Alertmanager) gets the 503 and retries by itself.
+    const viaHttp = await handler(http(JSON.stringify(fixture('webhook-node-down.json'))));
+    expect(viaHttp.statusCode).toBe(503);
+    // An asynchronous invocation (the sweep's dispatch) must fail, not succeed with a 503 inside.
+    await expect(handler(fixture('direct-node.json'))).rejects.toThrow(/Docker API unavailable/);
+    swarm.listNodes = listNodes;
+    expect(swarm.removed).toEqual([]);
+  });
+
   it.each([
     [{ node: 'a', instance: 'b' }, /expected an Alertmanager webhook, or/],
     [{}, /expected an Alertmanager webhook, or/],
