@@ -3,12 +3,15 @@
  * deployed path, against DOCKER_HOST or the default socket. Without a reachable swarm
  * manager, on Linux as root, it starts a private throwaway one-node swarm (the test
  * harness) with a demo service that opted in to scaling; elsewhere it says what is missing.
+ * Settings are validated first, as a deployed function's are at its cold start: a bad value
+ * stops it with a message naming the variable, before anything is started or served.
  * Ctrl-C stops the server and removes everything it started.
  */
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
+import { parseSettings } from '../shared/settings';
 import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
 import { routes } from './local/routes';
 import { startLocalServer } from './local/server';
@@ -51,6 +54,14 @@ async function main() {
   const port = Number(process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT=${process.env.PORT} is not a port number`);
+  let token = (process.env.WEBHOOK_TOKENS ?? '').split(',')[0]?.trim() ?? '';
+  if (!token) {
+    token = `local-${randomBytes(18).toString('base64url')}`;
+    process.env.WEBHOOK_TOKENS = token;
+    say('WEBHOOK_TOKENS was not set; generated a token for this run.');
+  }
+  // Throws naming every bad variable; main's catch prints it and exits non-zero.
+  parseSettings(process.env);
   const host = process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
   let swarm: TestSwarm | undefined;
   let cleanedUp = false;
@@ -99,13 +110,12 @@ async function main() {
     );
   }
 
-  let token = (process.env.WEBHOOK_TOKENS ?? '').split(',')[0]?.trim() ?? '';
-  if (!token) {
-    token = `local-${randomBytes(18).toString('base64url')}`;
-    process.env.WEBHOOK_TOKENS = token;
-    say('WEBHOOK_TOKENS was not set; generated a token for this run.');
-  }
-
+  // Each handler validates the settings when it loads (a cold start): load them all before
+  // serving, so that nothing is served by a handler that could only answer 500.
+  await Promise.all(routes.map((r) => r.load())).catch(async (error: unknown) => {
+    await cleanup();
+    throw error;
+  });
   const server = await startLocalServer({ routes, port, host: '127.0.0.1', onRequest: say });
   const base = `http://localhost:${server.port}`;
   say(`\nServing on ${base}:`);

@@ -18,12 +18,37 @@ export interface GroupState {
   readonly lastActivityAt: Date | undefined;
 }
 
+/**
+ * What Auto Scaling answered to a termination. `refused` is an answer that says the request can
+ * never succeed as it stands (a `ValidationError`, e.g. the group is at its minimum): asking
+ * again changes nothing, so the caller must do something else. Anything that a later try can
+ * get past (throttling, access denied, a 5xx, the network) is thrown as unavailable instead.
+ */
+export type TerminateResult =
+  | { kind: 'terminated' }
+  /** Already gone from the group (a retry after a call whose answer was lost): nothing left to do. */
+  | { kind: 'not-in-group' }
+  | { kind: 'refused'; reason: 'at-min' | 'invalid'; message: string };
+
 /** The Auto Scaling calls worker capacity needs; the group's own state is the only state. */
 export interface WorkerGroup {
   describe(): Promise<GroupState>;
   setDesired(capacity: number): Promise<void>;
-  /** Terminates one instance and lowers the desired capacity with it; false if it is no longer in the group. */
-  terminateAndShrink(instanceId: string): Promise<boolean>;
+  /** Terminates one instance and lowers the desired capacity with it. */
+  terminateAndShrink(instanceId: string): Promise<TerminateResult>;
+}
+
+/** Reads a TerminateInstanceInAutoScalingGroup error; undefined when a later try may succeed. */
+export function terminateRefusal(
+  error: unknown,
+): Exclude<TerminateResult, { kind: 'terminated' }> | undefined {
+  if (awsErrorName(error) !== 'ValidationError') return undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/not part of|not found/i.test(message)) return { kind: 'not-in-group' };
+  // "Currently, desiredSize equals minSize (N). Terminating instance without replacement will
+  // violate group's min size constraint. …" — AWS's own words.
+  const reason = /minSize|min size/i.test(message) ? 'at-min' : 'invalid';
+  return { kind: 'refused', reason, message };
 }
 
 export function createWorkerGroup(client: () => AutoScalingClient, groupName: string): WorkerGroup {
@@ -77,14 +102,10 @@ export function createWorkerGroup(client: () => AutoScalingClient, groupName: st
             ShouldDecrementDesiredCapacity: true,
           }),
         );
-        return true;
+        return { kind: 'terminated' };
       } catch (error) {
-        // Already gone from the group (a retry after a successful call): nothing left to do.
-        if (
-          awsErrorName(error) === 'ValidationError' &&
-          /not part of|not found/i.test((error as Error).message)
-        )
-          return false;
+        const refusal = terminateRefusal(error);
+        if (refusal) return refusal;
         throw awsUnavailable(error, `terminating ${instanceId}`);
       }
     },

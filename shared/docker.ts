@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { DependencyUnavailableError, QuorumLostError, VersionConflictError } from './errors';
+import { DependencyUnavailableError, QuorumLostError, SettingsError, VersionConflictError } from './errors';
 import type { Settings } from './settings';
 
 export interface TlsMaterial {
@@ -11,8 +11,10 @@ export interface TlsMaterial {
 }
 
 /**
- * A dockerode client for `DOCKER_HOST` (unix socket or tcp, with TLS when DOCKER_TLS_VERIFY
- * is on). Created once per container by the function modules and reused across invocations.
+ * A dockerode client for `DOCKER_HOST` (unix socket or tcp). Over tcp it speaks TLS with the
+ * material given (from SSM, see secrets), else with the files under DOCKER_CERT_PATH; with
+ * DOCKER_TLS_VERIFY on and neither, it throws: never plain HTTP to a daemon that expects TLS.
+ * The runtime builds one per container and a new one when the material changes.
  */
 export function createDockerClient(docker: Settings['docker'], tls?: TlsMaterial): Docker {
   const timeout = docker.timeoutMs;
@@ -22,6 +24,11 @@ export function createDockerClient(docker: Settings['docker'], tls?: TlsMaterial
   const url = new URL(docker.host.replace(/^tcp:/, 'http:'));
   const material =
     tls ?? (docker.tlsVerify && docker.certPath !== undefined ? readTlsFiles(docker.certPath) : undefined);
+  if (docker.tlsVerify && material === undefined) {
+    throw new SettingsError(
+      `DOCKER_TLS_VERIFY is on but no TLS material was given for ${docker.host}: not connecting without TLS`,
+    );
+  }
   return new Docker({
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: Number(url.port),
@@ -31,12 +38,18 @@ export function createDockerClient(docker: Settings['docker'], tls?: TlsMaterial
   });
 }
 
-function readTlsFiles(dir: string): TlsMaterial {
-  return {
-    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-    cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-    key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+/** ca.pem, cert.pem and key.pem under DOCKER_CERT_PATH; a file that cannot be read is named. */
+export function readTlsFiles(dir: string): TlsMaterial {
+  const read = (file: string) => {
+    const path = join(dir, file);
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? String(error);
+      throw new SettingsError(`DOCKER_CERT_PATH: cannot read ${path} (${code})`, { cause: error });
+    }
   };
+  return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
 }
 
 interface DockerModemError {
@@ -52,15 +65,20 @@ export function dockerErrorMessage(error: unknown): string {
   return e.json?.message ?? e.message ?? String(error);
 }
 
+/** Docker's InvalidParameter (400) for an ID prefix that more than one object starts with. */
+const AMBIGUOUS = /is ambiguous \(\d+ matches found\)/i;
+
 /**
  * Turns what dockerode throws into our errors: "update out of sequence" is a version
  * conflict; no answer, a timeout or a server error means the swarm cannot be reached now
- * (503, Alertmanager retries). 404 is returned as 'not-found' for the caller to decide.
- * Anything else (a 4xx we caused) is rethrown as it is: it is a bug, not the swarm's state.
+ * (503, Alertmanager retries). 404 is returned as 'not-found' for the caller to decide, and
+ * so is an ambiguous ID prefix (400): no object has exactly that name. Anything else (a 4xx
+ * we caused) is rethrown as it is: it is a bug, not the swarm's state.
  */
 export function classifyDockerError(error: unknown, doing: string): 'not-found' {
   const e = (error ?? {}) as DockerModemError;
   const detail = dockerErrorMessage(error);
+  if (e.statusCode === 400 && AMBIGUOUS.test(detail)) return 'not-found';
   if (/update out of sequence/i.test(detail)) {
     throw new VersionConflictError(`${doing}: the object changed since it was read`, { cause: error });
   }
@@ -74,6 +92,21 @@ export function classifyDockerError(error: unknown, doing: string): 'not-found' 
     });
   }
   throw error;
+}
+
+/**
+ * For a list (`GET /nodes`, `/services`, `/tasks`): a manager answers those with a list or an
+ * error, never 404. A 404 comes from something else (a proxy routing the path elsewhere, not
+ * a Docker API): Docker unavailable, never an empty swarm.
+ */
+export function classifyListError(error: unknown, doing: string): never {
+  // Throws for everything but 'not-found'.
+  classifyDockerError(error, doing);
+  throw new DependencyUnavailableError(
+    'docker',
+    `${doing}: the Docker API answered 404 to a list, which a swarm manager never does (a misrouted proxy?): ${short(dockerErrorMessage(error))}`,
+    { cause: error },
+  );
 }
 
 function short(text: string): string {

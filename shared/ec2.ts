@@ -37,6 +37,11 @@ export interface CloudInstances {
   describeInstance(id: string): Promise<InstanceInfo | undefined>;
   /** The live instance with this private address: this cluster's if exactly one is, else the only one. */
   findByAddress(address: string): Promise<InstanceInfo | undefined>;
+  /**
+   * Whether EC2 shows this cluster at all (a running instance with the cluster tag): what makes
+   * "no such instance" mean gone, rather than "we cannot see" (wrong region, a filtered role).
+   */
+  clusterVisible(): Promise<boolean>;
   /** The cluster's instances carrying a replacing-node tag (terminated ones stay listed for about an hour). */
   listReplacements(): Promise<InstanceInfo[]>;
   tagInstance(id: string, tags: Record<string, string>): Promise<void>;
@@ -94,6 +99,19 @@ export function createCloudInstances(
       const ours = found.filter((i) => i.tags[clusterTag.key] === clusterTag.value);
       if (ours.length === 1) return ours[0];
       return found.length === 1 ? found[0] : undefined;
+    },
+    async clusterVisible() {
+      try {
+        const page = await ec2().send(
+          new DescribeInstancesCommand({
+            Filters: [clusterFilter, { Name: 'instance-state-name', Values: ['running'] }],
+            MaxResults: 5,
+          }),
+        );
+        return (page.Reservations ?? []).some((r) => (r.Instances ?? []).length > 0);
+      } catch (error) {
+        throw awsUnavailable(error, 'listing the cluster instances');
+      }
     },
     async listReplacements() {
       return describe('counting recent replacements', {

@@ -10,12 +10,14 @@ import { loadSettings, type Settings } from './settings';
 /**
  * What every function's default dependencies are built from, once per container (module
  * scope): the settings (validated at cold start, so a bad value fails the start), one
- * logger, one SSM client (only created if SETTINGS_PREFIX is set), one Docker client.
+ * logger, one SSM client (only created if SETTINGS_PREFIX is set), one Docker client (a new
+ * one when its TLS material was rotated).
  */
 export interface Runtime {
   settings: Settings;
   logger: Logger;
   secrets: Secrets;
+  /** Rejects with a SettingsError naming what is missing when TLS is wanted and its material is not there. */
   docker(): Promise<Docker>;
   /** The one SSM client of this container, created on first use. */
   ssm(): SSMClient;
@@ -31,18 +33,19 @@ export function runtime(): Runtime {
   const logger = createLogger({ level: settings.logLevel });
   const ssm = lazy(() => new SSMClient({}));
   const secrets = createSecrets({ settings, ssm });
-  let docker: Promise<Docker> | undefined;
+  // Rebuilt when the TLS material read (with the secrets' TTL) is not what it was built with.
+  let client: { material: string; docker: Docker } | undefined;
   current = {
     settings,
     logger,
     secrets,
-    docker: () => {
-      docker ??= secrets.dockerTls().then((tls) => createDockerClient(settings.docker, tls));
-      // A failed TLS read must not be cached forever.
-      docker.catch(() => {
-        docker = undefined;
-      });
-      return docker;
+    docker: async () => {
+      const tls = await secrets.dockerTls();
+      const material = tls === undefined ? '' : JSON.stringify([tls.ca, tls.cert, tls.key]);
+      if (client?.material !== material) {
+        client = { material, docker: createDockerClient(settings.docker, tls) };
+      }
+      return client.docker;
     },
     ssm,
     notifier: (source) =>

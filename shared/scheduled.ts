@@ -2,6 +2,11 @@ import { publicMessage, ReflexError } from './errors';
 import type { Logger } from './logger';
 import { countOutcomes } from './metrics';
 
+/** The part of the Lambda context that says how long this invocation may still run. */
+export interface LambdaTimeLeft {
+  getRemainingTimeInMillis(): number;
+}
+
 /**
  * The edge of functions run by a schedule or invoked directly (no HTTP): validate the event,
  * call the domain, log and count its outcomes. A failure is logged and rethrown so that
@@ -12,16 +17,25 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
   name: string;
   logger: Logger;
   parse: (event: unknown) => I;
-  handle: (input: I, log: Logger) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+  /** `deadline`: when Lambda stops this invocation (epoch ms), from its context; undefined without one. */
+  handle: (
+    input: I,
+    log: Logger,
+    deadline: number | undefined,
+  ) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
   /** What each outcome is counted by; its own kind and reason unless given. */
   countBy?: (outcome: O) => { kind: string; reason?: string };
-}): (event: unknown) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>> {
-  return async (event) => {
+}): (
+  event: unknown,
+  context?: LambdaTimeLeft,
+) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>> {
+  return async (event, context) => {
     const started = Date.now();
     const log = options.logger.child({ function: options.name });
     try {
       const input = options.parse(event);
-      const result = await options.handle(input, log);
+      const deadline = context ? started + context.getRemainingTimeInMillis() : undefined;
+      const result = await options.handle(input, log, deadline);
       const countBy = options.countBy;
       countOutcomes(log, options.name, countBy ? result.outcomes.map((o) => countBy(o)) : result.outcomes);
       for (const o of result.outcomes) log.info('outcome', { audit: true, ...o });

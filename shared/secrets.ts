@@ -1,6 +1,6 @@
 import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { TlsMaterial } from './docker';
-import { DependencyUnavailableError } from './errors';
+import { readTlsFiles, type TlsMaterial } from './docker';
+import { DependencyUnavailableError, SettingsError } from './errors';
 import type { ChatTarget } from './notifier';
 import type { Settings } from './settings';
 
@@ -18,6 +18,13 @@ import type { Settings } from './settings';
  */
 export interface Secrets {
   webhookTokens(): Promise<readonly string[]>;
+  /**
+   * The client's TLS material for a tcp DOCKER_HOST, read again after the TTL like every
+   * secret (a rotation is picked up without a redeploy): from SSM, else from DOCKER_CERT_PATH.
+   * Undefined only when TLS is not wanted (a unix socket; tcp with DOCKER_TLS_VERIFY off and
+   * no material in SSM). When it is wanted and missing, a SettingsError names what is missing:
+   * never plain HTTP instead.
+   */
   dockerTls(): Promise<TlsMaterial | undefined>;
   /** Chat targets: the SSM slack-webhook-url wins over SLACK_WEBHOOK_URL. */
   chatTargets(): Promise<readonly ChatTarget[]>;
@@ -35,16 +42,22 @@ export const SECRET_NAMES = [
   'slack-webhook-url',
 ];
 
+const TLS_PARTS = ['ca', 'cert', 'key'] as const;
+
 export function createSecrets(options: {
-  settings: Pick<Settings, 'settingsPrefix' | 'webhookTokens' | 'slackWebhookUrl' | 'notifyWebhookUrl'>;
+  settings: Pick<
+    Settings,
+    'settingsPrefix' | 'webhookTokens' | 'slackWebhookUrl' | 'notifyWebhookUrl' | 'docker'
+  >;
   ssm: () => SSMClient;
   ttlMs?: number;
   now?: () => number;
 }): Secrets {
   const { settings } = options;
   const ttl = options.ttlMs ?? 5 * 60_000;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   let cache: { at: number; values: Map<string, string> } | undefined;
+  let files: { at: number; material: TlsMaterial } | undefined;
   let inflight: Promise<Map<string, string>> | undefined;
 
   const load = async (): Promise<Map<string, string>> => {
@@ -79,11 +92,28 @@ export function createSecrets(options: {
       return [...settings.webhookTokens, ...extra];
     },
     async dockerTls() {
-      const values = await load();
-      const ca = values.get('docker-tls-ca');
-      const cert = values.get('docker-tls-cert');
-      const key = values.get('docker-tls-key');
-      return ca && cert && key ? { ca, cert, key } : undefined;
+      const { docker } = settings;
+      if (!docker.host.startsWith('tcp://')) return undefined;
+      if (settings.settingsPrefix !== undefined) {
+        const values = await load();
+        const [ca, cert, key] = TLS_PARTS.map((part) => values.get(`docker-tls-${part}`));
+        if (ca && cert && key) return { ca, cert, key };
+        const some = Boolean(ca || cert || key);
+        // Part of it is there, or TLS is on with nowhere else to take it from: an operator's
+        // mistake to name, not a reason to talk plain HTTP. None at all may mean DOCKER_CERT_PATH,
+        // or TLS off.
+        if (some || (docker.tlsVerify && docker.certPath === undefined)) {
+          const prefix = secretsPath(settings.settingsPrefix);
+          const missing = TLS_PARTS.filter((part) => !values.get(`docker-tls-${part}`));
+          throw new SettingsError(
+            `Docker TLS material is missing: no SSM parameter ${missing.map((p) => `${prefix}/docker-tls-${p}`).join(', ')}` +
+              ` (${some ? 'the others are there' : 'DOCKER_TLS_VERIFY is on'}); not connecting to ${docker.host} without TLS`,
+          );
+        }
+      }
+      if (!docker.tlsVerify || docker.certPath === undefined) return undefined;
+      if (!files || now() - files.at >= ttl) files = { at: now(), material: readTlsFiles(docker.certPath) };
+      return files.material;
     },
     async chatTargets() {
       const slack = (await load()).get('slack-webhook-url') ?? settings.slackWebhookUrl;

@@ -99,6 +99,7 @@ const settingsSchema = z.object({
   NODE_SCALE_COOLDOWN_SECONDS: int(0, 86_400, 300),
   NODE_SCALE_STEP: int(1, 100, 1),
   NODE_SCALE_IN_MAX: int(1, 100, 1),
+  SCALE_IN_DRAIN_TIMEOUT_SECONDS: int(1, 86_400, 900),
   NODES_MIN: int(0, 10_000, 0),
   NODES_MAX: int(0, 10_000, 0),
   SWEEP_INTERVAL_SECONDS: int(1, 3_600, 60),
@@ -142,6 +143,8 @@ export interface Settings {
   readonly nodeScaleStep: number;
   /** The most workers one scale-in decision drains, whatever the step or delta asked for. */
   readonly nodeScaleInMax: number;
+  /** A drained worker still running tasks after this long is handed back (active again): its scale-in is abandoned. */
+  readonly scaleInDrainTimeoutSeconds: number;
   /** Our bounds on top of the group's own min/max; 0 means the group's. */
   readonly nodesMin: number;
   readonly nodesMax: number;
@@ -212,6 +215,7 @@ export function parseSettings(
     nodeScaleCooldownSeconds: s.NODE_SCALE_COOLDOWN_SECONDS,
     nodeScaleStep: s.NODE_SCALE_STEP,
     nodeScaleInMax: s.NODE_SCALE_IN_MAX,
+    scaleInDrainTimeoutSeconds: s.SCALE_IN_DRAIN_TIMEOUT_SECONDS,
     nodesMin: s.NODES_MIN,
     nodesMax: s.NODES_MAX,
     sweepIntervalSeconds: s.SWEEP_INTERVAL_SECONDS,

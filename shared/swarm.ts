@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { classifyDockerError, dockerErrorMessage } from './docker';
+import { classifyDockerError, classifyListError, dockerErrorMessage } from './docker';
 import { VersionConflictError } from './errors';
 
 /** A Swarm service as the domain sees it: one read gives everything a decision needs. */
@@ -27,11 +27,11 @@ export interface ServiceChange {
 
 /** The part of the swarm that scaling services needs. */
 export interface SwarmServices {
-  /** By exact name or full ID; undefined when there is no such service. */
+  /** By exact name or full ID; undefined when there is no such service (an ID prefix is none). */
   inspectService(nameOrId: string): Promise<ServiceState | undefined>;
   /** Throws VersionConflictError if the service changed since `state` was read. */
   updateService(state: ServiceState, change: ServiceChange): Promise<void>;
-  /** Every service, from one call. */
+  /** Every service, from one call. A 404 is Docker unavailable, never an empty list. */
   listServices(): Promise<ServiceState[]>;
   /** `docker service update --force`: reschedules the tasks (spreads them onto new nodes). Versioned. */
   forceUpdate(state: ServiceState): Promise<void>;
@@ -92,8 +92,7 @@ export function createSwarmTasks(docker: () => Promise<Docker>): SwarmTasks {
           error: t.Status?.Err || t.Status?.Message || undefined,
         }));
       } catch (error) {
-        classifyDockerError(error, 'listing tasks');
-        return [];
+        return classifyListError(error, 'listing tasks');
       }
     },
   };
@@ -169,8 +168,7 @@ export function createSwarmServices(docker: () => Promise<Docker>): SwarmService
       try {
         return ((await (await docker()).listServices()) as RawService[]).map(toServiceState);
       } catch (error) {
-        classifyDockerError(error, 'listing services');
-        return [];
+        return classifyListError(error, 'listing services');
       }
     },
 
@@ -295,8 +293,7 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
         const raw = (await (await docker()).listNodes()) as RawNode[];
         return raw.map(toNodeState);
       } catch (error) {
-        classifyDockerError(error, 'listing nodes');
-        return [];
+        return classifyListError(error, 'listing nodes');
       }
     },
 

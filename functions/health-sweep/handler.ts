@@ -59,11 +59,12 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'health-sweep',
     logger: deps.logger,
     parse: parseSweepEvent,
-    handle: (input, log) =>
+    handle: (input, log, deadline) =>
       sweep(deps, {
         at: sweepTime(input.scheduledAt, deps.clock.now()),
         dryRun: deps.dryRun || input.dryRun,
         log,
+        deadline,
       }),
     countBy: (f) => ({ kind: f.kind, reason: f.action }),
   });

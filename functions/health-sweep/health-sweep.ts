@@ -79,7 +79,7 @@ export type Finding =
   | (FindingBase & {
       kind: 'scale-in';
       node: string | null;
-      action: 'completed' | 'draining' | 'in-progress' | 'failed' | 'dry-run';
+      action: 'completed' | 'draining' | 'in-progress' | 'handed-back' | 'failed' | 'dry-run';
     })
   | (FindingBase & {
       kind: 'rebalance';
@@ -201,10 +201,14 @@ export function rebalanceCandidates(
   for (const service of services) {
     if (service.labels[RESCHEDULE_LABEL] !== 'true' || service.mode !== 'replicated') continue;
     const perNode = new Map<string, number>();
+    const occupied = new Set<string>();
     for (const t of tasks) {
-      if (t.serviceId !== service.id || t.desiredState !== 'running' || !ACTIVE_TASK_STATES.has(t.state))
-        continue;
-      perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
+      if (t.serviceId !== service.id || t.desiredState !== 'running' || t.nodeId === '') continue;
+      // A node with a task still starting is not idle; but only placed, running tasks crowd a
+      // node: a pending task without a node (no room) is not fixed by a rolling restart, and
+      // counting it would restart the service at every join.
+      if (ACTIVE_TASK_STATES.has(t.state)) occupied.add(t.nodeId);
+      if (t.state === 'running') perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
     }
     const idle = nodes.filter(
       (n) =>
@@ -213,7 +217,7 @@ export function rebalanceCandidates(
         n.availability === 'active' &&
         n.labels[SCALE_IN_LABEL] === undefined &&
         n.createdAt.getTime() > service.updatedAt.getTime() &&
-        !perNode.has(n.id),
+        !occupied.has(n.id),
     );
     let crowded: RebalanceCandidate['crowded'] = { node: undefined, tasks: 0 };
     for (const [id, count] of perNode) {
@@ -244,6 +248,8 @@ export interface HealthSweepDeps {
     nodeDownGraceSeconds: number;
     sweepIntervalSeconds: number;
     underReplicatedSeconds: number;
+    /** SCALE_IN_DRAIN_TIMEOUT_SECONDS: a drain older than this is handed back (shared/scale-in). */
+    scaleInDrainTimeoutSeconds?: number;
   };
 }
 
@@ -255,6 +261,8 @@ export interface SweepInput {
   at: Date;
   dryRun: boolean;
   log: Logger;
+  /** When Lambda stops this invocation (epoch ms); messages still unsent by then are dropped, never repeated. */
+  deadline?: number;
 }
 
 export type SweepResult = {
@@ -267,10 +275,45 @@ interface Context {
   deps: HealthSweepDeps;
   input: SweepInput;
   intervalMs: number;
+  /** Messages under way: sent at once, all together, and awaited at the end within the deadline. */
+  outbox: Array<Promise<void>>;
 }
 
+/** Time kept back from the deadline to log and return: a sweep Lambda stops is retried, and repeats itself. */
+const DEADLINE_MARGIN_MS = 1_000;
+
 export async function sweep(deps: HealthSweepDeps, input: SweepInput): Promise<SweepResult> {
-  const ctx: Context = { deps, input, intervalMs: deps.settings.sweepIntervalSeconds * 1_000 };
+  const ctx: Context = { deps, input, intervalMs: deps.settings.sweepIntervalSeconds * 1_000, outbox: [] };
+  try {
+    return await findAll(ctx);
+  } finally {
+    await sent(ctx);
+  }
+}
+
+/** Waits for the messages under way, but never past the deadline: what is late is logged and left. */
+async function sent(ctx: Context): Promise<void> {
+  const all = Promise.allSettled(ctx.outbox).then(() => 'sent' as const);
+  const deadline = ctx.input.deadline;
+  if (deadline === undefined) {
+    await all;
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), Math.max(0, deadline - DEADLINE_MARGIN_MS - Date.now()));
+  });
+  const outcome = await Promise.race([all, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    ctx.input.log.warn('messages still being sent at the deadline: left unfinished, not repeated', {
+      messages: ctx.outbox.length,
+    });
+  }
+}
+
+async function findAll(ctx: Context): Promise<SweepResult> {
+  const { deps, input } = ctx;
   const result = (outcomes: Finding[]): SweepResult => ({
     dryRun: input.dryRun,
     at: input.at.toISOString(),
@@ -312,13 +355,18 @@ export function duration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/**
+ * Queues a message: every message of a sweep goes out at once, in parallel, so that many
+ * findings and a slow chat service still end within the function's time (see `sent`).
+ */
 async function tell(ctx: Context, notice: Notice): Promise<void> {
-  try {
-    await ctx.deps.notifier.notify(notice);
-  } catch (error) {
-    // The notifier never throws by contract; a finding must not be lost if one does.
-    ctx.input.log.error('notification failed', { error, notice: notice.title });
-  }
+  ctx.outbox.push(
+    ctx.deps.notifier.notify(notice).then(
+      () => undefined,
+      // The notifier never throws by contract; a finding must not be lost if one does.
+      (error: unknown) => ctx.input.log.error('notification failed', { error, notice: notice.title }),
+    ),
+  );
 }
 
 function errorText(error: unknown): string {
@@ -618,9 +666,18 @@ async function scaleIns(ctx: Context, nodes: readonly NodeState[], tasks: readon
   let progress: ScaleInProgress[];
   try {
     progress = await completeScaleIns(
-      { swarm: deps.nodes, tasks: deps.tasks, group: deps.group, notifier: deps.notifier, clock: deps.clock },
+      {
+        swarm: deps.nodes,
+        tasks: deps.tasks,
+        group: deps.group,
+        notifier: deps.notifier,
+        clock: deps.clock,
+        settings: deps.settings,
+      },
       input.log,
       { nodes, tasks },
+      // One node's failure is that node's finding; the others are still completed.
+      { failures: 'report' },
     );
   } catch (error) {
     input.log.error('scale-in completion failed', { error });
@@ -656,6 +713,17 @@ async function scaleIns(ctx: Context, nodes: readonly NodeState[], tasks: readon
         detail: `${p.tasks} task(s) still on it`,
       };
     }
+    // completeScaleIns has told the people about these already.
+    if (p.kind === 'handed-back')
+      return { ...base, severity: 'warning', since: null, action: 'handed-back', detail: p.detail };
+    if (p.kind === 'failed')
+      return {
+        ...base,
+        severity: 'warning',
+        since: null,
+        action: 'failed',
+        detail: `${p.detail}. The next sweep tries again.`,
+      };
     return { ...base, since: null, action: 'in-progress', detail: 'another caller is completing it' };
   });
 }

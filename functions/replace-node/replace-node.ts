@@ -1,35 +1,26 @@
 import {
-  type CloudInstances,
   type InstanceInfo,
-  REPLACEMENT_RESUME_AFTER_MS,
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
   REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
-  REPLACING_TAGS,
 } from '../../shared/ec2';
 import { DependencyUnavailableError, QuorumLostError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
-import type { Notice, Notifier } from '../../shared/notifier';
 import { retryAttempt } from '../../shared/retry';
-import type { NodeState, SwarmNodes } from '../../shared/swarm';
+import type { NodeState } from '../../shared/swarm';
 import {
   claimReplacement,
   type ReplacementClaim,
   readReplacementClaims,
   recentClaimsOfOthers,
-  releaseReplacement,
 } from '../../shared/swarm-ledger';
-import {
-  checkInstance,
-  decideReplacement,
-  nodesBackedBy,
-  quorumRefusal,
-  RECOVERY_PROCEDURE,
-  type RefuseReason,
-  type SafetySettings,
-} from './rules';
-import { describeTarget, INSTANCE_ID_LABEL, instanceIdPattern, resolveTarget, type Target } from './target';
+import { ghostsAmong, instanceGone, removeGhost } from './ghost';
+import { resume } from './resume';
+import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
+import { abandon, announce, cameBack, findInstance, isLive, refused } from './steps';
+import { describeTarget, resolveTarget, type Target } from './target';
+import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
 export {
   decideReplacement,
@@ -42,57 +33,9 @@ export {
   type Verdict,
 } from './rules';
 export { describeTarget, INSTANCE_ID_LABEL, parseTarget, resolveTarget, type Target } from './target';
-
-export type ReplaceOutcome =
-  | {
-      kind: 'replaced';
-      target: string;
-      node: string;
-      hostname: string;
-      role: 'manager' | 'worker';
-      /** The terminated instance; undefined without a cloud (the Swarm half only). */
-      instance: string | undefined;
-      steps: string[];
-      detail: string;
-    }
-  | {
-      kind: 'skipped';
-      target: string;
-      node?: string;
-      reason: 'in-progress' | 'already-replaced' | 'dry-run';
-      detail: string;
-      steps?: string[];
-    }
-  | { kind: 'refused'; target: string; node?: string; reason: RefuseReason; detail: string }
-  | {
-      kind: 'ignored';
-      alert: string;
-      reason: 'resolved' | 'no-target-label' | 'invalid-target-label';
-      detail: string;
-    };
+export type { ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
 const ONE_HOUR_MS = 3_600_000;
-
-export interface ReplaceNodeDeps {
-  swarm: Pick<SwarmNodes, 'listNodes' | 'demoteNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;
-  /** Undefined without AWS (on-prem, local): only the Swarm half is done. */
-  cloud: CloudInstances | undefined;
-  notifier: Notifier;
-  clock: { now(): Date };
-  settings: SafetySettings & {
-    updateAttempts: number;
-    clusterTag: { key: string; value: string } | undefined;
-  };
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-}
-
-export interface ReplaceNodeInput {
-  targets: ReadonlyArray<{ ref: string; target: Target }>;
-  ignored: ReadonlyArray<Extract<ReplaceOutcome, { kind: 'ignored' }>>;
-  dryRun: boolean;
-  log: Logger;
-}
 
 /** Replaces each target in turn (one at a time: each decision sees the previous one's effect). */
 export async function replaceNodes(
@@ -142,25 +85,6 @@ async function replaceOne(
   }
 }
 
-interface Memo {
-  /** Nodes this invocation removed, or asked Docker to remove without hearing the answer. */
-  removed: Set<string>;
-}
-
-type Refused = Extract<ReplaceOutcome, { kind: 'refused' }>;
-
-async function refused(
-  deps: ReplaceNodeDeps,
-  name: string,
-  node: NodeState | undefined,
-  reason: RefuseReason,
-  detail: string,
-  severity: Notice['severity'] | undefined,
-): Promise<Refused> {
-  if (severity) await notifyRefusal(deps, name, detail, severity);
-  return { kind: 'refused', target: name, ...(node ? { node: node.id } : {}), reason, detail };
-}
-
 async function attempt(
   deps: ReplaceNodeDeps,
   target: Target,
@@ -180,6 +104,8 @@ async function attempt(
   let instance: InstanceInfo | undefined;
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
+    if (node.state === 'down' && (await instanceGone(deps.cloud, instance)))
+      return removeGhost(deps, name, nodes, node, instance, dryRun, log, memo);
     const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);
     // Only refuse loudly once the node is really a candidate; a Ready node is routine.
     if (refusal)
@@ -199,7 +125,10 @@ async function attempt(
   const own = claims.find((c) => c.nodeId === node.id);
   const recent = await countRecentReplacements(deps, claims, node.id, now);
   const downSince = downSinceOf(node, own);
-  const verdict = decideReplacement(nodes, node, now, deps.settings, recent, downSince);
+  const ghosts = deps.cloud
+    ? await ghostsAmong(deps.cloud, nodes, node, deps.settings.maxDownShare)
+    : new Set<string>();
+  const verdict = decideReplacement(nodes, node, now, deps.settings, recent, downSince, ghosts);
   // What it was before our own demotion, for the outcome and the messages.
   const role = own?.role ?? node.role;
   if (verdict.kind === 'refuse') {
@@ -301,143 +230,6 @@ async function attempt(
   };
 }
 
-/** Swarm refused the removal: the node is Ready again. Nothing is terminated; our marks go. */
-async function cameBack(
-  deps: ReplaceNodeDeps,
-  name: string,
-  node: NodeState,
-  role: 'manager' | 'worker',
-  instance: InstanceInfo | undefined,
-  steps: readonly string[],
-  log: Logger,
-): Promise<Refused> {
-  await abandon(deps, node, instance, log);
-  const demoted = role === 'manager';
-  const detail =
-    `node ${node.hostname} (${node.id}) is Ready again: Swarm refused to remove it, and nothing was terminated.` +
-    (demoted
-      ? ` It had already been demoted; promote it again if it should stay a manager: docker node promote ${node.id}`
-      : '');
-  log.info('aborted: node came back', { node: node.id, steps });
-  return refused(deps, name, node, 'node-came-back', detail, demoted ? 'warning' : 'info');
-}
-
-/** Gives back the claim and removes our tags: the node is not being replaced any more. */
-async function abandon(
-  deps: ReplaceNodeDeps,
-  node: NodeState,
-  instance: InstanceInfo | undefined,
-  log: Logger,
-): Promise<void> {
-  try {
-    await releaseReplacement(deps.swarm, node.id);
-    if (instance && deps.cloud) await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
-  } catch (error) {
-    // The claim then expires within the hour; the tags only make a later resume look, and it re-checks.
-    log.warn('could not clear the marks of an abandoned replacement', {
-      node: node.id,
-      error: String(error),
-    });
-  }
-}
-
-/** The node is gone: finish a replacement that removed it but did not terminate its instance. */
-async function resume(
-  deps: ReplaceNodeDeps,
-  target: Target,
-  name: string,
-  nodes: readonly NodeState[],
-  now: Date,
-  log: Logger,
-  memo: Memo,
-): Promise<ReplaceOutcome> {
-  if (!deps.cloud)
-    return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
-  const candidates =
-    target.by === 'instance-id'
-      ? [await deps.cloud.describeInstance(target.value)].filter((i): i is InstanceInfo => i !== undefined)
-      : (await deps.cloud.listReplacements()).filter((i) =>
-          target.by === 'node'
-            ? i.tags[REPLACING_NODE_TAG] === target.value || i.tags[REPLACING_HOSTNAME_TAG] === target.value
-            : i.privateIp === target.value,
-        );
-  const ours = candidates.filter(
-    (i) =>
-      i.tags[REPLACING_NODE_TAG] !== undefined &&
-      i.tags[deps.settings.clusterTag?.key ?? ''] === deps.settings.clusterTag?.value,
-  );
-  const live = ours.filter(isLive);
-  if (ours.length === 0)
-    return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
-  if (live.length === 0) {
-    return {
-      kind: 'skipped',
-      target: name,
-      reason: 'already-replaced',
-      detail: 'the node was removed and its instance terminated',
-    };
-  }
-  const instance = live[0] as InstanceInfo;
-  const nodeId = instance.tags[REPLACING_NODE_TAG] ?? '';
-  // The tag is a claim, not the truth: the node it names must be gone, and the instance must
-  // not run any other node (it rebooted and joined again under a new node ID).
-  if (nodes.some((n) => n.id === nodeId)) {
-    return {
-      kind: 'skipped',
-      target: name,
-      node: nodeId,
-      reason: 'in-progress',
-      detail: `node ${nodeId} that ${instance.id} is tagged for is still in the swarm; it is replaced through it`,
-    };
-  }
-  const backing = nodesBackedBy(instance, nodes, undefined);
-  if (backing.length > 0) {
-    await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
-    return refused(
-      deps,
-      name,
-      undefined,
-      'instance-in-use',
-      `${instance.id} was tagged for node ${nodeId}, which left, but it now runs node ${backing.map((n) => `${n.hostname} (${n.id})`).join(', ')}: not terminating it; its stale tags were removed`,
-      'warning',
-    );
-  }
-  const lost = quorumRefusal(nodes);
-  if (lost?.kind === 'refuse') return refused(deps, name, undefined, lost.reason, lost.detail, lost.severity);
-  const since = Date.parse(instance.tags[REPLACING_SINCE_TAG] ?? '');
-  // Another caller's replacement is given a minute to finish; our own is resumed at once.
-  if (
-    !memo.removed.has(nodeId) &&
-    !Number.isNaN(since) &&
-    now.getTime() - since < REPLACEMENT_RESUME_AFTER_MS
-  ) {
-    return {
-      kind: 'skipped',
-      target: name,
-      reason: 'in-progress',
-      detail: `${instance.id} is being replaced`,
-    };
-  }
-  await deps.cloud.terminateInstance(instance.id);
-  log.info('resumed', { instance: instance.id });
-  await announce(
-    deps,
-    'info',
-    `Terminated ${instance.id} (resumed)`,
-    `Its node ${name} had already left the swarm; the Auto Scaling group launches the replacement.`,
-  );
-  return {
-    kind: 'replaced',
-    target: name,
-    node: nodeId,
-    hostname: instance.tags[REPLACING_HOSTNAME_TAG] ?? '',
-    role: instance.tags[REPLACING_ROLE_TAG] === 'manager' ? 'manager' : 'worker',
-    instance: instance.id,
-    steps: [`terminated ${instance.id}`],
-    detail: 'resumed an interrupted replacement: the node had left the swarm, its instance is now terminated',
-  };
-}
-
 /** How long after our claim our own demotion writes the node (tagging happens in between). */
 export const DEMOTION_WINDOW_MS = 30_000;
 
@@ -466,17 +258,6 @@ async function quorumLost(deps: ReplaceNodeDeps, error: unknown): Promise<boolea
   }
 }
 
-function isLive(i: InstanceInfo): boolean {
-  return i.state !== 'terminated' && i.state !== 'shutting-down';
-}
-
-async function findInstance(cloud: CloudInstances, node: NodeState): Promise<InstanceInfo | undefined> {
-  const id = node.engineLabels[INSTANCE_ID_LABEL];
-  if (id !== undefined && instanceIdPattern.test(id)) return cloud.describeInstance(id);
-  // Nodes bootstrapped without the label: the node's address is the instance's private address.
-  return node.address ? cloud.findByAddress(node.address) : undefined;
-}
-
 /**
  * Replacements of other nodes claimed in the last hour: the swarm ledger (atomic), joined
  * with the instances EC2 still lists as tagged by a replacement (what older versions wrote).
@@ -497,22 +278,4 @@ async function countRecentReplacements(
     }
   }
   return others.size;
-}
-
-async function notifyRefusal(
-  deps: ReplaceNodeDeps,
-  name: string,
-  detail: string,
-  severity: Notice['severity'],
-) {
-  await deps.notifier.notify({
-    severity,
-    title: `Not replacing ${name}`,
-    text: detail,
-    fields: { target: name },
-  });
-}
-
-async function announce(deps: ReplaceNodeDeps, severity: Notice['severity'], title: string, text: string) {
-  await deps.notifier.notify({ severity, title, text });
 }

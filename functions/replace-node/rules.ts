@@ -74,6 +74,7 @@ export function decideReplacement(
   settings: SafetySettings,
   recentReplacements: number,
   downSince: Date = node.updatedAt,
+  ghosts: ReadonlySet<string> = new Set(),
 ): Verdict {
   const lost = quorumRefusal(nodes);
   if (lost) return lost;
@@ -87,7 +88,8 @@ export function decideReplacement(
       `node ${node.hostname} is down since ${downSince.toISOString()}, less than the grace period of ${settings.nodeDownGraceSeconds} s`,
     );
   }
-  const down = nodes.filter((n) => n.state === 'down').length;
+  // Ghosts (down, their instance confirmed gone) are leftovers, not failures: not a storm.
+  const down = nodes.filter((n) => n.state === 'down' && !ghosts.has(n.id)).length;
   const limit = stormLimit(nodes.length, settings.maxDownShare);
   if (down > limit) {
     return refuse(
@@ -96,6 +98,34 @@ export function decideReplacement(
       'critical',
     );
   }
+  const managerRule = managerRemoval(nodes, node);
+  if (managerRule) return managerRule;
+  if (recentReplacements >= settings.maxReplacementsPerHour) {
+    return refuse(
+      'rate-limited',
+      `${recentReplacements} nodes were replaced in the last hour (limit ${settings.maxReplacementsPerHour}). Look at why nodes keep failing; raise MAX_REPLACEMENTS_PER_HOUR to allow more.`,
+      'warning',
+    );
+  }
+  return { kind: 'proceed' };
+}
+
+/**
+ * A ghost — a down node whose instance EC2 confirms terminated or gone — leaves the swarm
+ * without the grace period, the storm guard or the hourly limit: nothing is terminated and
+ * the machine cannot come back. Quorum still rules: a ghost manager is demoted only when
+ * the rest keep a majority.
+ */
+export function decideGhostRemoval(nodes: readonly NodeState[], node: NodeState): Verdict {
+  const lost = quorumRefusal(nodes);
+  if (lost) return lost;
+  if (node.state !== 'down') {
+    return refuse('node-not-down', `node ${node.hostname} is ${node.state}, not down`);
+  }
+  return managerRemoval(nodes, node) ?? { kind: 'proceed' };
+}
+
+function managerRemoval(nodes: readonly NodeState[], node: NodeState): Verdict | undefined {
   if (node.role === 'manager') {
     const managers = nodes.filter((n) => n.role === 'manager');
     const remaining = managers.length - 1;
@@ -110,14 +140,7 @@ export function decideReplacement(
       );
     }
   }
-  if (recentReplacements >= settings.maxReplacementsPerHour) {
-    return refuse(
-      'rate-limited',
-      `${recentReplacements} nodes were replaced in the last hour (limit ${settings.maxReplacementsPerHour}). Look at why nodes keep failing; raise MAX_REPLACEMENTS_PER_HOUR to allow more.`,
-      'warning',
-    );
-  }
-  return { kind: 'proceed' };
+  return undefined;
 }
 
 /**

@@ -1,5 +1,11 @@
 import type { GroupState } from '../../shared/autoscaling';
-import { activeTasksByNode, INSTANCE_ID_LABEL, pendingScaleIns, SCALE_IN_LABEL } from '../../shared/scale-in';
+import {
+  activeTasksByNode,
+  INSTANCE_ID_LABEL,
+  isClaimed,
+  pendingScaleIns,
+  SCALE_IN_LABEL,
+} from '../../shared/scale-in';
 import type { NodeState, TaskState } from '../../shared/swarm';
 
 /** `up`/`down` move by NODE_SCALE_STEP; a signed integer is that exact number of workers. */
@@ -20,11 +26,15 @@ export interface NodeScaleSettings {
   nodeScaleInMax: number;
   nodesMin: number;
   nodesMax: number;
+  /** How long a drained worker may keep tasks before its scale-in is abandoned (SCALE_IN_DRAIN_TIMEOUT_SECONDS). */
+  scaleInDrainTimeoutSeconds: number;
 }
 
 export type NodeScaleDecision =
   | { kind: 'scale-out'; from: number; to: number }
   | { kind: 'scale-in'; from: number; to: number; drain: NodeState[] }
+  /** A scale-up while workers drain: they take tasks again instead of a new node being launched. */
+  | { kind: 'cancel-drain'; from: number; to: number; nodes: NodeState[] }
   | {
       kind: 'skip';
       reason: 'cooldown' | 'at-max' | 'at-min' | 'scale-in-pending' | 'no-candidate';
@@ -89,8 +99,41 @@ function cooldownDetail(
   return `${what}; cooling down until ${new Date(until).toISOString()}`;
 }
 
-/** One decision for the worker group, from one read of it, of the swarm and of the claim on it. */
-export function decideNodeScale(input: {
+/**
+ * A scale-up while workers drain cancels drains first — up to the workers asked for, those
+ * with the most tasks left (the least drained) first — and that is the step: the group's
+ * capacity is not changed. A worker whose instance is being terminated right now (claimed) is
+ * leaving and is not cancelled. The cancel is cooled down only by a decision claimed after the
+ * drain began (a concurrent scale-up that cancelled it already), never by the scale-in itself.
+ */
+function decideCancel(input: DecisionInput, pending: readonly NodeState[]): NodeScaleDecision | undefined {
+  const counts = activeTasksByNode(input.tasks);
+  const cancellable = pending
+    .filter((n) => !isClaimed(n, input.now))
+    .sort(
+      (a, b) =>
+        (counts.get(b.id) ?? 0) - (counts.get(a.id) ?? 0) ||
+        (b.labels[SCALE_IN_LABEL] ?? '').localeCompare(a.labels[SCALE_IN_LABEL] ?? ''),
+    );
+  if (cancellable.length === 0) return undefined;
+  const began = Math.max(...cancellable.map((n) => Date.parse(n.labels[SCALE_IN_LABEL] ?? '') || 0));
+  const claim = input.claimedAt?.getTime();
+  if (claim !== undefined && claim > began) {
+    const until = new Date(claim + input.settings.nodeScaleCooldownSeconds * 1_000);
+    if (input.now < until) {
+      return {
+        kind: 'skip',
+        reason: 'cooldown',
+        detail: `another call decided to change the group at ${new Date(claim).toISOString()}; cooling down until ${until.toISOString()}`,
+      };
+    }
+  }
+  const nodes = cancellable.slice(0, input.delta);
+  const from = input.group.desired - pending.length;
+  return { kind: 'cancel-drain', from, to: from + nodes.length, nodes };
+}
+
+interface DecisionInput {
   group: GroupState;
   nodes: readonly NodeState[];
   tasks: readonly TaskState[];
@@ -99,9 +142,16 @@ export function decideNodeScale(input: {
   /** The node-scale claim on the swarm written by another call, if any. */
   claimedAt?: Date | undefined;
   settings: NodeScaleSettings;
-}): NodeScaleDecision {
+}
+
+/** One decision for the worker group, from one read of it, of the swarm and of the claim on it. */
+export function decideNodeScale(input: DecisionInput): NodeScaleDecision {
   const { group, settings, delta } = input;
-  if (pendingScaleIns(input.nodes).length > 0) {
+  const pending = pendingScaleIns(input.nodes);
+  if (delta > 0) {
+    const cancel = decideCancel(input, pending);
+    if (cancel) return cancel;
+  } else if (pending.length > 0) {
     return {
       kind: 'skip',
       reason: 'scale-in-pending',

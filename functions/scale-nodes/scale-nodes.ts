@@ -1,13 +1,20 @@
 import { type AlertmanagerWebhook, alertRef } from '../../shared/alertmanager';
-import type { GroupState, WorkerGroup } from '../../shared/autoscaling';
-import { VersionConflictError } from '../../shared/errors';
+import type { WorkerGroup } from '../../shared/autoscaling';
 import type { Logger } from '../../shared/logger';
 import { quote } from '../../shared/names';
 import type { Notifier } from '../../shared/notifier';
 import { retryAttempt } from '../../shared/retry';
-import { completeScaleIns, SCALE_IN_LABEL, type ScaleInProgress } from '../../shared/scale-in';
+import { completeScaleIns, type ScaleInProgress } from '../../shared/scale-in';
 import type { SwarmNodes, TaskState } from '../../shared/swarm';
-import type { DistributiveOmit } from '../../shared/types';
+import {
+  announceScaleOut,
+  type CallMemo,
+  cancelDrains,
+  type GroupOutcome,
+  type NodeScaleOutcome,
+  scaleIn,
+  scaleOut,
+} from './apply-node-scale';
 import {
   decideNodeScale,
   type NodeScaleDecision,
@@ -15,33 +22,9 @@ import {
   type NodeScaleSettings,
   parseNodeScale,
 } from './decide-node-scale';
-import { claimCooldown, type OwnClaim, othersClaim, releaseCooldown } from './node-scale-claim';
+import { claimCooldown, othersClaim, releaseCooldown } from './node-scale-claim';
 
-export type NodeScaleOutcome =
-  | { kind: 'scaled'; alert: string; group: string; from: number; to: number }
-  | { kind: 'draining'; alert: string; group: string; from: number; to: number; nodes: string[] }
-  | {
-      kind: 'skipped';
-      alert: string;
-      reason:
-        | 'cooldown'
-        | 'at-max'
-        | 'at-min'
-        | 'scale-in-pending'
-        | 'no-candidate'
-        | 'conflicting-alerts'
-        | 'dry-run'
-        | 'no-cloud';
-      detail: string;
-    }
-  | {
-      kind: 'ignored';
-      alert: string;
-      reason: 'resolved' | 'no-scale-label' | 'invalid-scale-label' | 'not-node-alert';
-      detail: string;
-    };
-
-type GroupOutcome = DistributiveOmit<NodeScaleOutcome, 'alert'>;
+export type { NodeScaleOutcome } from './apply-node-scale';
 
 export interface ScaleNodesDeps {
   /** The nodes, and the swarm object whose labels hold the node-scale claim. */
@@ -144,8 +127,11 @@ export async function scaleNodes(
   }
   const delta = requests.reduce((a, r) => (Math.abs(r.delta) > Math.abs(a) ? r.delta : a), 0);
 
-  // Finish what an earlier scale-in started before deciding anew.
-  const scaleIns = input.dryRun ? [] : await completeScaleIns({ ...deps, group }, input.log);
+  // Finish (or abandon) what an earlier scale-in started before deciding anew. A completion that
+  // fails for now is reported in `scaleIns`, never thrown into this decision: it concerns
+  // another node, and the next call or the sweep finishes it.
+  const complete = () => completeScaleIns({ ...deps, group }, input.log, undefined, { failures: 'report' });
+  const scaleIns = input.dryRun ? [] : await complete();
 
   const memo: CallMemo = { acted: false };
   let outcome: GroupOutcome;
@@ -162,21 +148,8 @@ export async function scaleNodes(
   each(outcome);
   input.log.info('decision', { audit: true, ...outcome });
   // A drained node that had no task can leave right away.
-  const finished = outcome.kind === 'draining' ? await completeScaleIns({ ...deps, group }, input.log) : [];
+  const finished = outcome.kind === 'draining' ? await complete() : [];
   return { dryRun: input.dryRun, outcomes, scaleIns: [...scaleIns, ...finished] };
-}
-
-/** What one call remembers across its own attempts. */
-interface CallMemo {
-  /**
-   * A capacity change whose answer was lost (Auto Scaling applied it, then the call failed)
-   * shows on the re-read as the capacity we set: that is our scale-out, not someone's cooldown.
-   */
-  unanswered?: { from: number; to: number };
-  /** The node-scale claim this call wrote: its own retries are not cooled down by it. */
-  claim?: OwnClaim;
-  /** A change went through (capacity set, a worker drained): the claim stays whatever happens next. */
-  acted: boolean;
 }
 
 /** One attempt: read the group, the swarm and its claim; decide; claim; act. */
@@ -212,76 +185,21 @@ async function decideAndApply(
     settings: deps.settings,
   });
   if (decision.kind === 'skip') return { kind: 'skipped', reason: decision.reason, detail: decision.detail };
-  if (input.dryRun) {
-    const what =
-      decision.kind === 'scale-out'
-        ? 'scale out'
-        : `drain ${decision.drain.map((n) => n.hostname).join(', ')} and scale in`;
-    return {
-      kind: 'skipped',
-      reason: 'dry-run',
-      detail: `would ${what} from ${decision.from} to ${decision.to}`,
-    };
-  }
+  if (input.dryRun) return { kind: 'skipped', reason: 'dry-run', detail: `would ${plan(decision)}` };
   // One decision at a time across every caller: lose this race and the next attempt reads the winner's claim.
   memo.claim = await claimCooldown(deps.swarm, swarm, now, memo.claim);
-  return decision.kind === 'scale-out'
-    ? scaleOut(deps, group, state, decision, memo)
-    : scaleIn(deps, state, decision, now, memo);
+  if (decision.kind === 'scale-out') return scaleOut(deps, group, state, decision, memo);
+  if (decision.kind === 'cancel-drain') return cancelDrains(deps, state, decision, memo);
+  return scaleIn(deps, state, decision, now, memo);
 }
 
-async function scaleOut(
-  deps: ScaleNodesDeps,
-  group: WorkerGroup,
-  read: GroupState,
-  decision: Extract<NodeScaleDecision, { kind: 'scale-out' }>,
-  memo: CallMemo,
-): Promise<GroupOutcome> {
-  // SetDesiredCapacity is absolute and unconditional: read the group again right before it, and
-  // decide again if someone changed it since, so that a scale-out never lowers the capacity.
-  const fresh = await group.describe();
-  if (fresh.desired !== read.desired) {
-    throw new VersionConflictError(
-      `the desired capacity of ${read.name} changed from ${read.desired} to ${fresh.desired} since it was read`,
-    );
+function plan(decision: Exclude<NodeScaleDecision, { kind: 'skip' }>): string {
+  const names = (nodes: ReadonlyArray<{ hostname: string }>) => nodes.map((n) => n.hostname).join(', ');
+  if (decision.kind === 'scale-out') return `scale out from ${decision.from} to ${decision.to}`;
+  if (decision.kind === 'cancel-drain') {
+    return `cancel the drain of ${names(decision.nodes)} (active again) instead of adding a worker: ${decision.from} to ${decision.to}`;
   }
-  memo.unanswered = { from: decision.from, to: decision.to };
-  await group.setDesired(decision.to);
-  memo.unanswered = undefined;
-  memo.acted = true;
-  await announceScaleOut(deps, read, decision.from, decision.to);
-  return { kind: 'scaled', group: read.name, from: decision.from, to: decision.to };
-}
-
-async function scaleIn(
-  deps: ScaleNodesDeps,
-  state: GroupState,
-  decision: Extract<NodeScaleDecision, { kind: 'scale-in' }>,
-  now: Date,
-  memo: CallMemo,
-): Promise<GroupOutcome> {
-  const drained = decision.drain.map((n) => n.hostname);
-  for (const node of decision.drain) {
-    await deps.swarm.updateNode(node, {
-      availability: 'drain',
-      labels: { [SCALE_IN_LABEL]: now.toISOString() },
-    });
-    memo.acted = true;
-  }
-  await deps.notifier.notify({
-    severity: 'info',
-    title: `Scaling workers in: draining ${drained.join(', ')}`,
-    text: `${state.name} shrinks from ${decision.from} to ${decision.to} once the drained node${drained.length > 1 ? 's run' : ' runs'} no task.`,
-  });
-  return { kind: 'draining', group: state.name, from: decision.from, to: decision.to, nodes: drained };
-}
-
-function announceScaleOut(deps: ScaleNodesDeps, state: GroupState, from: number, to: number) {
-  return deps.notifier.notify({
-    severity: 'info',
-    title: `Scaling workers out: ${from} → ${to}`,
-    text: `${state.name} grows; new nodes join with the tokens in SSM.`,
-  });
+  return `drain ${names(decision.drain)} and scale in from ${decision.from} to ${decision.to}`;
 }
 
 /**

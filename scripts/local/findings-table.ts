@@ -26,6 +26,7 @@ const done: Record<ActionKey, string> = {
   'scale-in/completed': 'scale-in completed',
   'scale-in/draining': 'waiting for tasks to leave',
   'scale-in/in-progress': 'none (another caller on it)',
+  'scale-in/handed-back': 'drain abandoned, node active again',
   'scale-in/failed': 'completion FAILED',
   'scale-in/dry-run': 'would complete the scale-in',
   'rebalance/force-updated': 'force-updated',

@@ -10,6 +10,8 @@ export interface ChatReceiver {
   readonly messages: unknown[];
   /** Answer this status to the next requests (200 by default). */
   answer(status: number): void;
+  /** Answer each request only after this long (a slow chat service); 0 by default. */
+  delay(ms: number): void;
   waitFor(count: number, timeoutMs?: number): Promise<unknown[]>;
   close(): Promise<void>;
 }
@@ -17,10 +19,12 @@ export interface ChatReceiver {
 export async function startChatReceiver(port = 0): Promise<ChatReceiver> {
   const messages: unknown[] = [];
   let status = 200;
+  let delayMs = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       if (status === 200) {
         try {
           messages.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
@@ -39,6 +43,9 @@ export async function startChatReceiver(port = 0): Promise<ChatReceiver> {
     messages,
     answer: (s) => {
       status = s;
+    },
+    delay: (ms) => {
+      delayMs = ms;
     },
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

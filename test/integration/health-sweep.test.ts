@@ -231,6 +231,40 @@ describeReal('health-sweep on a real multi-node swarm (Lambda and SSM mocked at 
     await docker.getService('stuck').remove();
   });
 
+  it('does not restart an opted-in service whose extra tasks wait for room when a worker joins that cannot take them', async () => {
+    // Two replicas fit (one per zone=a worker), two stay pending without a node.
+    for (const name of ['w1', 'w2']) {
+      const node = docker.getNode(swarm.node(name).nodeId);
+      const info = (await node.inspect()) as {
+        Version: { Index: number };
+        Spec: { Labels?: Record<string, string> };
+      };
+      await node.update({
+        version: info.Version.Index,
+        ...info.Spec,
+        Labels: { ...info.Spec.Labels, zone: 'a' },
+      });
+    }
+    await docker.createService({
+      Name: 'roomless',
+      Labels: { [RESCHEDULE_LABEL]: 'true' },
+      TaskTemplate: {
+        ContainerSpec: { Image: BUSYBOX_IMAGE, Command: ['sleep', '3600'], StopGracePeriod: 1_000_000_000 },
+        Placement: { Constraints: ['node.labels.zone==a'], MaxReplicas: 1 },
+      },
+      Mode: { Replicated: { Replicas: 4 } },
+    });
+    await swarm.waitForRunningTasks('roomless', 2);
+    const before = (await docker.getService('roomless').inspect()) as { Version: { Index: number } };
+    // A worker joins that the service cannot use (no zone label): it stays idle for it.
+    await swarm.addNode('worker', { name: 'w4' });
+    const sweeps = await sweepUntil((s) => s.length >= 3, 30_000);
+    expect(findings(sweeps, (f) => f.kind === 'rebalance' && f.subject === 'roomless')).toEqual([]);
+    const after = (await docker.getService('roomless').inspect()) as { Version: { Index: number } };
+    expect(after.Version.Index).toBe(before.Version.Index);
+    await docker.getService('roomless').remove();
+  });
+
   it('dispatches replace-node for a killed worker once per grace window, never within the grace period', async () => {
     const w2 = swarm.node('w2');
     const before = lambda.invocations.length;

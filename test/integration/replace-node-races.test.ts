@@ -163,4 +163,59 @@ describeReal('replace-node races on a real swarm (3 managers, 5 workers)', () =>
     const left = await listNodes();
     expect(left.filter((n) => workers.includes(n.Description.Hostname))).toHaveLength(4);
   });
+
+  it('removes ghosts (instance terminated) without the grace, limit or storm guard, and they do not make a storm of a real failure', async () => {
+    // Left from the test above: w2..w5 down (one of them removed), the hour's slot used.
+    const listed = (await listNodes()).map((n) => n.Description.Hostname);
+    const dead = ['w2', 'w3', 'w4', 'w5'].filter((w) => listed.includes(w));
+    expect(dead.length).toBeGreaterThanOrEqual(3);
+    const [real, ...ghosts] = dead as [string, ...string[]];
+    const instances: FakeInstance[] = [
+      // Something of the cluster runs: EC2 answers for it.
+      {
+        id: 'i-0000000000000e0ff',
+        state: 'running',
+        privateIp: swarm.node('m1').address,
+        tags: { [CLUSTER.key]: CLUSTER.value },
+      },
+      {
+        id: 'i-0000000000000e0aa',
+        state: 'running',
+        privateIp: swarm.node(real).address,
+        tags: { [CLUSTER.key]: CLUSTER.value },
+      },
+      ...ghosts.map((g, i) => ({
+        id: `i-0000000000000e0b${i}`,
+        state: 'terminated',
+        privateIp: swarm.node(g).address,
+        tags: { [CLUSTER.key]: CLUSTER.value },
+      })),
+    ];
+    // Terminated instances have no private address any more: the nodes' engine labels name them.
+    const ec2 = fakeEc2(instances.map((i) => (i.state === 'terminated' ? { ...i, privateIp: '' } : i)));
+    try {
+      const env = {
+        CLOUD: 'aws',
+        CLUSTER_TAG: `${CLUSTER.key}=${CLUSTER.value}`,
+        NODE_DOWN_GRACE_SECONDS: '0',
+        MAX_DOWN_SHARE: '0.34',
+      };
+      // By address: the harness nodes carry no instance label. The real failure first: with
+      // the ghosts counted, 3 of 5 nodes down would be a storm (limit floor(5 × 0.34) = 1).
+      const generous = handler({ ...env, MAX_REPLACEMENTS_PER_HOUR: '5' }, (n) => n, ec2);
+      const first = outcomeOf(await generous({ instance: `${swarm.node(real).address}:9100` }));
+      expect(first).toMatchObject({ kind: 'replaced', instance: 'i-0000000000000e0aa' });
+      expect(ec2.terminated).toEqual(['i-0000000000000e0aa']);
+      // The ghosts: removed although the hour's limit (1) is used up, nothing terminated.
+      const strict = handler({ ...env, MAX_REPLACEMENTS_PER_HOUR: '1' }, (n) => n, ec2);
+      for (const g of ghosts) {
+        expect(outcomeOf(await strict({ node: g }))).toMatchObject({ kind: 'removed-ghost', hostname: g });
+      }
+      expect(ec2.terminated).toEqual(['i-0000000000000e0aa']);
+      const left = (await listNodes()).map((n) => n.Description.Hostname);
+      for (const g of [real, ...ghosts]) expect(left).not.toContain(g);
+    } finally {
+      ec2.mock.restore();
+    }
+  });
 });

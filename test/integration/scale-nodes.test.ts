@@ -40,6 +40,8 @@ describeReal('scale-nodes on a real swarm (Auto Scaling mocked at the SDK bounda
       CLOUD: 'aws',
       CLUSTER_TAG: 'swarm-reflex:cluster=it',
       WORKER_ASG_NAME: 'workers',
+      // The test moves its clock 301 s per call: a drain must not time out under it.
+      SCALE_IN_DRAIN_TIMEOUT_SECONDS: '86400',
     });
     const docker = swarm.docker();
     return makeHandler({

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDockerError } from '../../../shared/docker';
-import { DependencyUnavailableError, QuorumLostError, VersionConflictError } from '../../../shared/errors';
+import { classifyDockerError, createDockerClient } from '../../../shared/docker';
+import {
+  DependencyUnavailableError,
+  QuorumLostError,
+  SettingsError,
+  VersionConflictError,
+} from '../../../shared/errors';
 import { retryAttempt } from '../../../shared/retry';
 
 describe('classifyDockerError', () => {
@@ -22,6 +27,26 @@ describe('classifyDockerError', () => {
     ).toThrow(DependencyUnavailableError);
     const bug = { statusCode: 400, json: { message: 'invalid spec' } };
     expect(() => classifyDockerError(bug, 'x')).toThrow(expect.objectContaining(bug));
+  });
+
+  it('reads an ambiguous ID prefix as no object with exactly that name', () => {
+    const ambiguous = { statusCode: 400, json: { message: 'service v is ambiguous (2 matches found)' } };
+    expect(classifyDockerError(ambiguous, 'x')).toBe('not-found');
+  });
+});
+
+describe('createDockerClient', () => {
+  const tcp = { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: undefined, timeoutMs: 1_000 };
+
+  it('never builds a plain-HTTP client when TLS is on and no material is given', () => {
+    expect(() => createDockerClient(tcp)).toThrow(SettingsError);
+    expect(() => createDockerClient(tcp)).toThrow(/DOCKER_TLS_VERIFY/);
+  });
+
+  it('speaks TLS with the material it is given, and plain HTTP only when TLS is off', () => {
+    const tls = createDockerClient(tcp, { ca: 'CA', cert: 'CERT', key: 'KEY' });
+    expect(tls.modem).toMatchObject({ protocol: 'https', ca: 'CA', cert: 'CERT', key: 'KEY' });
+    expect(createDockerClient({ ...tcp, tlsVerify: false }).modem).toMatchObject({ protocol: 'http' });
   });
 });
 

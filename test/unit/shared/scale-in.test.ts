@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DependencyUnavailableError } from '../../../shared/errors';
 import { createLogger } from '../../../shared/logger';
 import { completeScaleIns, SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../../shared/scale-in';
 import { FakeNodes, recordingNotifier } from '../../support/fake-nodes';
@@ -29,7 +30,7 @@ function setup() {
       setDesired: async () => {},
       terminateAndShrink: async (id: string) => {
         terminated.push(id);
-        return true;
+        return { kind: 'terminated' as const };
       },
     },
     notifier: recordingNotifier(),
@@ -63,5 +64,113 @@ describe('completeScaleIns', () => {
     swarm.node('w1').labels = { ...swarm.node('w1').labels, [SCALE_IN_CLAIM_LABEL]: '2026-11-24T11:59:30Z' };
     expect(await completeScaleIns(deps, log)).toEqual([expect.objectContaining({ kind: 'in-progress' })]);
     expect(terminated).toEqual([]);
+  });
+
+  it('hands back a worker whose drain has not finished after SCALE_IN_DRAIN_TIMEOUT_SECONDS (default 900)', async () => {
+    const { deps, swarm, terminated } = setup();
+    // Drained 15 minutes and one second ago, and one task never stops.
+    swarm.node('w1').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:44:59Z', 'keep.me': 'yes' };
+    expect(await completeScaleIns(deps, log)).toEqual([
+      expect.objectContaining({ kind: 'handed-back', hostname: 'w1', reason: 'drain-timeout' }),
+    ]);
+    expect(swarm.node('w1').availability).toBe('active');
+    expect(swarm.node('w1').labels).toEqual({ 'keep.me': 'yes' });
+    expect(terminated).toEqual([]);
+    expect(deps.notifier.notices).toEqual([
+      expect.objectContaining({ severity: 'warning', title: expect.stringContaining('w1') }),
+    ]);
+    // Handed back once: the next call has nothing left to do.
+    expect(await completeScaleIns(deps, log)).toEqual([]);
+    expect(deps.notifier.notices).toHaveLength(1);
+  });
+
+  it('measures the drain timeout from the scale-in label with the configured setting', async () => {
+    const { deps, swarm } = setup();
+    const short = { ...deps, settings: { scaleInDrainTimeoutSeconds: 30 } };
+    expect(await completeScaleIns(short, log)).toEqual([
+      expect.objectContaining({ kind: 'handed-back', reason: 'drain-timeout' }),
+    ]);
+    swarm.node('w1').availability = 'drain';
+    swarm.node('w1').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:59:45Z' };
+    expect(await completeScaleIns(short, log)).toEqual([expect.objectContaining({ kind: 'draining' })]);
+  });
+
+  it('leaves a timed-out worker to the caller that changed it first', async () => {
+    const { deps, swarm } = setup();
+    swarm.node('w1').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:00:00Z' };
+    const [a, b] = await Promise.all([completeScaleIns(deps, log), completeScaleIns(deps, log)]);
+    expect([...(a ?? []), ...(b ?? [])].map((p) => p.kind).sort()).toEqual(['handed-back', 'in-progress']);
+    expect(deps.notifier.notices).toHaveLength(1);
+  });
+
+  it('hands the worker back when Auto Scaling refuses the termination for good, and completes the others', async () => {
+    const { deps, swarm, terminated } = setup();
+    swarm.tasks = [];
+    swarm.add('w2', { engineLabels: { 'aws.instance-id': 'i-00000000000000002' } });
+    swarm.node('w2').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:59:00Z' };
+    swarm.node('w2').availability = 'drain';
+    const refusing = {
+      ...deps,
+      group: {
+        ...deps.group,
+        terminateAndShrink: async (id: string) => {
+          if (id === 'i-00000000000000001')
+            return {
+              kind: 'refused' as const,
+              reason: 'at-min' as const,
+              message: 'Currently, desiredSize equals minSize (2).',
+            };
+          terminated.push(id);
+          return { kind: 'terminated' as const };
+        },
+      },
+    };
+    const result = await completeScaleIns(refusing, log);
+    expect(result).toEqual([
+      expect.objectContaining({
+        kind: 'handed-back',
+        hostname: 'w1',
+        reason: 'terminate-refused',
+        detail: expect.stringContaining('desiredSize equals minSize'),
+      }),
+      expect.objectContaining({ kind: 'scaled-in', hostname: 'w2' }),
+    ]);
+    expect(swarm.node('w1')).toMatchObject({ availability: 'active', labels: {} });
+    expect(swarm.removed).toEqual(['w2']);
+    expect(terminated).toEqual(['i-00000000000000002']);
+  });
+
+  it('reports a transient failure of one completion and completes the others, when asked to report', async () => {
+    const { deps, swarm, terminated } = setup();
+    swarm.tasks = [];
+    swarm.add('w2', { engineLabels: { 'aws.instance-id': 'i-00000000000000002' } });
+    swarm.node('w2').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:59:00Z' };
+    const throttled = {
+      ...deps,
+      group: {
+        ...deps.group,
+        terminateAndShrink: async (id: string) => {
+          if (id === 'i-00000000000000001')
+            throw new DependencyUnavailableError(
+              'aws',
+              'terminating i-00000000000000001: AWS answered Throttling',
+            );
+          terminated.push(id);
+          return { kind: 'terminated' as const };
+        },
+      },
+    };
+    expect(await completeScaleIns(throttled, log, undefined, { failures: 'report' })).toEqual([
+      expect.objectContaining({
+        kind: 'failed',
+        hostname: 'w1',
+        detail: expect.stringContaining('Throttling'),
+      }),
+      expect.objectContaining({ kind: 'scaled-in', hostname: 'w2' }),
+    ]);
+    expect(swarm.removed).toEqual(['w2']);
+    // By default (what the sweep relies on) the failure is thrown, after the others were done.
+    swarm.node('w1').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:59:00Z' };
+    await expect(completeScaleIns(throttled, log)).rejects.toThrow(/Throttling/);
   });
 });

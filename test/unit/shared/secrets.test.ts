@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSecrets } from '../../../shared/secrets';
+import type { Settings } from '../../../shared/settings';
 import { recordAwsCall, relativeParameter } from '../../support/aws-ledger';
 
 const ssmMock = mockClient(SSMClient);
@@ -16,13 +20,28 @@ afterEach(() => {
   ssmMock.reset();
 });
 
-function secrets(prefix: string | undefined, clock: { t: number }) {
+type DockerSettings = Settings['docker'];
+const plainDocker: DockerSettings = {
+  host: 'unix:///var/run/docker.sock',
+  tlsVerify: false,
+  certPath: undefined,
+  timeoutMs: 5_000,
+};
+const tlsDocker: DockerSettings = {
+  host: 'tcp://10.0.0.5:2376',
+  tlsVerify: true,
+  certPath: undefined,
+  timeoutMs: 5_000,
+};
+
+function secrets(prefix: string | undefined, clock: { t: number }, docker = plainDocker) {
   return createSecrets({
     settings: {
       settingsPrefix: prefix,
       webhookTokens: ['env-token-0123456789'],
       slackWebhookUrl: undefined,
       notifyWebhookUrl: undefined,
+      docker,
     },
     ssm: () => new SSMClient({ region: 'eu-west-1' }),
     ttlMs: 1_000,
@@ -48,7 +67,7 @@ describe('secrets', () => {
           { Name: '/sr/prod/secrets/docker-tls-key', Value: 'KEY' },
         ],
       });
-    const s = secrets('/sr/prod', { t: 0 });
+    const s = secrets('/sr/prod', { t: 0 }, tlsDocker);
     expect(await s.webhookTokens()).toEqual([
       'env-token-0123456789',
       'ssm-token-0123456789',
@@ -100,5 +119,77 @@ describe('secrets', () => {
   it('never calls SSM without a prefix', async () => {
     expect(await secrets(undefined, { t: 0 }).webhookTokens()).toEqual(['env-token-0123456789']);
     expect(ssmMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('Docker TLS material', () => {
+  const tlsParameters = (names: readonly string[]) => ({
+    Parameters: names.map((n) => ({ Name: `/p/secrets/docker-tls-${n}`, Value: n.toUpperCase() })),
+  });
+
+  it('with DOCKER_TLS_VERIFY on, material missing from SSM is an error that names the parameter', async () => {
+    ssmMock.on(GetParametersByPathCommand).resolves(tlsParameters(['ca', 'cert']));
+    const read = secrets('/p', { t: 0 }, tlsDocker).dockerTls();
+    await expect(read).rejects.toMatchObject({ name: 'SettingsError' });
+    await expect(read).rejects.toThrow(/\/p\/secrets\/docker-tls-key/);
+  });
+
+  it('with DOCKER_TLS_VERIFY on and no material at all, names every missing parameter', async () => {
+    ssmMock.on(GetParametersByPathCommand).resolves({ Parameters: [] });
+    await expect(secrets('/p', { t: 0 }, tlsDocker).dockerTls()).rejects.toThrow(
+      /\/p\/secrets\/docker-tls-ca.*\/p\/secrets\/docker-tls-cert.*\/p\/secrets\/docker-tls-key/,
+    );
+  });
+
+  it('treats part of the material in SSM as TLS wanted, even with DOCKER_TLS_VERIFY off', async () => {
+    ssmMock.on(GetParametersByPathCommand).resolves(tlsParameters(['ca']));
+    const tcp = { ...tlsDocker, tlsVerify: false };
+    await expect(secrets('/p', { t: 0 }, tcp).dockerTls()).rejects.toThrow(/docker-tls-cert/);
+  });
+
+  it('uses complete material from SSM even with DOCKER_TLS_VERIFY off, and none for plain tcp', async () => {
+    const tcp = { ...tlsDocker, tlsVerify: false };
+    ssmMock.on(GetParametersByPathCommand).resolves(tlsParameters(['ca', 'cert', 'key']));
+    expect(await secrets('/p', { t: 0 }, tcp).dockerTls()).toEqual({ ca: 'CA', cert: 'CERT', key: 'KEY' });
+    ssmMock.reset();
+    ssmMock.on(GetParametersByPathCommand).resolves({ Parameters: [] });
+    expect(await secrets('/p', { t: 0 }, tcp).dockerTls()).toBeUndefined();
+  });
+
+  it('needs no material for a unix socket', async () => {
+    ssmMock.on(GetParametersByPathCommand).resolves({ Parameters: [] });
+    expect(await secrets('/p', { t: 0 }, { ...plainDocker, tlsVerify: true }).dockerTls()).toBeUndefined();
+  });
+
+  it('fails naming the SSM error when the material cannot be read at all', async () => {
+    ssmMock
+      .on(GetParametersByPathCommand)
+      .rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }));
+    await expect(secrets('/p', { t: 0 }, tlsDocker).dockerTls()).rejects.toMatchObject({
+      name: 'DependencyUnavailableError',
+    });
+  });
+});
+
+describe('Docker TLS material from DOCKER_CERT_PATH', () => {
+  it('reads ca.pem, cert.pem and key.pem, again after the TTL, and names a missing file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'srx-certs-'));
+    try {
+      for (const f of ['ca', 'cert', 'key']) writeFileSync(join(dir, `${f}.pem`), `${f}-1`);
+      const clock = { t: 0 };
+      const s = secrets(undefined, clock, { ...tlsDocker, certPath: dir });
+      expect(await s.dockerTls()).toEqual({ ca: 'ca-1', cert: 'cert-1', key: 'key-1' });
+      writeFileSync(join(dir, 'cert.pem'), 'cert-2');
+      clock.t = 500;
+      expect((await s.dockerTls())?.cert).toBe('cert-1');
+      clock.t = 1_500;
+      expect((await s.dockerTls())?.cert).toBe('cert-2');
+      rmSync(join(dir, 'key.pem'));
+      clock.t = 3_000;
+      await expect(s.dockerTls()).rejects.toThrow(new RegExp(`DOCKER_CERT_PATH.*${join(dir, 'key.pem')}`));
+      expect(ssmMock.calls()).toHaveLength(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

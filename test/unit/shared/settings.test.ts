@@ -9,6 +9,7 @@ describe('settings', () => {
     expect(s.scaleCooldownSeconds).toBe(120);
     expect(s.dryRun).toBe(false);
     expect(s.nodeScaleInMax).toBe(1);
+    expect(s.scaleInDrainTimeoutSeconds).toBe(900);
     expect(Object.isFrozen(s)).toBe(true);
     expect(Object.isFrozen(s.docker)).toBe(true);
   });
@@ -23,6 +24,11 @@ describe('settings', () => {
     [{ MAX_BODY_BYTES: '12abc' }, /MAX_BODY_BYTES/],
     [{ NODE_SCALE_IN_MAX: '0' }, /NODE_SCALE_IN_MAX must be a whole number from 1 to 100/],
     [{ NODE_SCALE_IN_MAX: '-2' }, /NODE_SCALE_IN_MAX must be a whole number from 1 to 100/],
+    [
+      { SCALE_IN_DRAIN_TIMEOUT_SECONDS: '0' },
+      /SCALE_IN_DRAIN_TIMEOUT_SECONDS must be a whole number from 1 to 86400/,
+    ],
+    [{ SCALE_IN_DRAIN_TIMEOUT_SECONDS: '15m' }, /SCALE_IN_DRAIN_TIMEOUT_SECONDS must be a whole number/],
     [{ SLACK_WEBHOOK_URL: 'javascript:alert(1)' }, /SLACK_WEBHOOK_URL/],
     [{ SETTINGS_PREFIX: 'no-leading-slash' }, /SETTINGS_PREFIX/],
     [{ DOCKER_TLS_VERIFY: '1', DOCKER_HOST: 'tcp://10.0.0.1:2376' }, /DOCKER_CERT_PATH/],
@@ -35,6 +41,13 @@ describe('settings', () => {
     expect(
       parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', NODE_SCALE_IN_MAX: '3' }).nodeScaleInMax,
     ).toBe(3);
+  });
+
+  it('reads how long a drained worker may keep tasks before its scale-in is abandoned', () => {
+    expect(
+      parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', SCALE_IN_DRAIN_TIMEOUT_SECONDS: '2' })
+        .scaleInDrainTimeoutSeconds,
+    ).toBe(2);
   });
 
   it('accepts tcp hosts and tokens from SSM instead of the environment', () => {

@@ -3,9 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeHandler, parseSweepEvent, sweepTime } from '../../../../functions/health-sweep/handler';
 import { reportOnlyDispatcher } from '../../../../shared/lambda-dispatch';
+import { startChatReceiver } from '../../../harness/chat-receiver';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { FakeServices } from '../../../support/fake-services';
-import { memoryLogger } from '../../../support/real-deps';
+import { memoryLogger, realNotifier } from '../../../support/real-deps';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`../../../../events/health-sweep/${name}`, import.meta.url), 'utf8'));
@@ -118,5 +119,43 @@ describe('health-sweep handler', () => {
     expect(metrics.sort()).toEqual(['join-tokens/not-checked', 'node-down/not-dispatched']);
     const audit = h.lines.filter((l) => l.audit === true);
     expect(audit).toHaveLength(2);
+  });
+
+  it('tells about many findings within the time Lambda gives it, even with a slow chat service', async () => {
+    const chat = await startChatReceiver();
+    try {
+      chat.delay(1_000);
+      const nodes = new FakeNodes()
+        .add('m1', { role: 'manager' })
+        .add('m2', { role: 'manager' })
+        .add('m3', { role: 'manager' });
+      for (let i = 1; i <= 6; i++)
+        nodes.add(`w${i}`, { state: 'down', updatedAt: new Date('2026-11-24T11:54:30Z') });
+      const { logger } = memoryLogger();
+      const handler = makeHandler({
+        logger,
+        dryRun: false,
+        nodes,
+        services: new FakeServices(),
+        tasks: nodes,
+        group: undefined,
+        dispatcher: reportOnlyDispatcher('unit test'),
+        joinParameters: { notChecked: 'unit test' },
+        notifier: realNotifier('health-sweep', { webhook: chat.url }),
+        clock: { now: () => NOW },
+        settings: { nodeDownGraceSeconds: 300, sweepIntervalSeconds: 60, underReplicatedSeconds: 300 },
+      });
+      // Lambda stops a function at its timeout: a sweep still sending then is retried with the
+      // same scheduled time, and says everything again. Six messages of 1 s each, 3 s left.
+      const remainingMs = 3_000;
+      const ended = Date.now() + remainingMs;
+      const context = { getRemainingTimeInMillis: () => ended - Date.now() };
+      const timedOut = new Promise<'timed out'>((r) => setTimeout(() => r('timed out'), remainingMs));
+      const result = await Promise.race([handler(fixture('schedule.json'), context), timedOut]);
+      expect(result).not.toBe('timed out');
+      expect(chat.messages).toHaveLength(6);
+    } finally {
+      await chat.close();
+    }
   });
 });

@@ -486,6 +486,29 @@ describe('health sweep findings', () => {
     );
   });
 
+  it('hands back a drain older than SCALE_IN_DRAIN_TIMEOUT_SECONDS, and still completes the other scale-ins', async () => {
+    const s = setup({ scaleInDrainTimeoutSeconds: 600 });
+    const asg = fakeAutoScaling(
+      { name: 'workers', min: 0, max: 10, desired: 3, instances: ['i-0bbb', 'i-0ccc'] },
+      () => T,
+    );
+    cleanups.push(() => asg.mock.restore());
+    s.deps.group = createWorkerGroup(() => asg.client(), 'workers');
+    s.nodes.add('w3', { engineLabels: { 'aws.instance-id': 'i-0ccc' } });
+    s.nodes.node('w3').labels = { [SCALE_IN_LABEL]: ago(120).toISOString() };
+    // w2 has drained for 15 minutes with a task that never leaves.
+    s.nodes.node('w2').labels = { [SCALE_IN_LABEL]: ago(900).toISOString() };
+    s.nodes.node('w2').availability = 'drain';
+    s.nodes.run('w2', 1, 'svc-stuck');
+    const found = await s.findings(T);
+    expect(found.map((f) => `${f.kind} ${f.subject} ${f.action}`).sort()).toEqual([
+      'scale-in w2 handed-back',
+      'scale-in w3 completed',
+    ]);
+    expect(s.nodes.node('w2')).toMatchObject({ availability: 'active', labels: {} });
+    expect(asg.terminated).toEqual(['i-0ccc']);
+  });
+
   it('force-updates an opted-in service a new worker holds none of, once, and never a service without the label', async () => {
     const s = setup();
     s.services.add('web', { replicas: 4, labels: { [RESCHEDULE_LABEL]: 'true' }, updatedAt: ago(3_600) });
@@ -518,6 +541,27 @@ describe('health sweep findings', () => {
     // The force update moved web's UpdatedAt past w3's join: not again, though the tasks have not moved yet.
     expect(await s.findings(later(60))).toEqual([]);
     expect(s.services.forced).toEqual(['web']);
+  });
+
+  it('does not restart an opted-in service whose extra tasks are pending for lack of room (unplaced tasks crowd no node)', async () => {
+    const s = setup();
+    s.services.add('web', { replicas: 4, labels: { [RESCHEDULE_LABEL]: 'true' }, updatedAt: ago(3_600) });
+    // One task runs on each worker; two wait without a node ("no suitable node").
+    s.nodes.run('w1', 1, 'svc-web').run('w2', 1, 'svc-web');
+    for (const i of [0, 1]) {
+      s.nodes.tasks.push({
+        id: `pending${i}`,
+        serviceId: 'svc-web',
+        nodeId: '',
+        state: 'pending',
+        desiredState: 'running',
+      });
+    }
+    s.nodes.add('w3');
+    s.nodes.node('w3').createdAt = ago(30);
+    const found = await s.findings(T);
+    expect(found.filter((f) => f.kind === 'rebalance')).toEqual([]);
+    expect(s.services.forced).toEqual([]);
   });
 
   it('leaves a rebalance for later on a version conflict, and reports a failed force update', async () => {

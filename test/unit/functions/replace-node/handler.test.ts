@@ -66,7 +66,10 @@ describe('replace-node handler', () => {
     const listNodes = swarm.listNodes.bind(swarm);
     const { DependencyUnavailableError } = await import('../../../../shared/errors');
     swarm.listNodes = async () => {
-      throw new DependencyUnavailableError('docker', 'listing nodes: Docker API unavailable (connect ECONNREFUSED)');
+      throw new DependencyUnavailableError(
+        'docker',
+        'listing nodes: Docker API unavailable (connect ECONNREFUSED)',
+      );
     };
     // An HTTP caller (Alertmanager) gets the 503 and retries by itself.
     const viaHttp = await handler(http(JSON.stringify(fixture('webhook-node-down.json'))));

@@ -672,3 +672,100 @@ describe('downSinceOf', () => {
     expect(downSinceOf(node('worker', later), claim)).toEqual(later);
   });
 });
+
+describe('ghost nodes: down, and their instance is gone', () => {
+  const tagged = { [cluster.key]: cluster.value };
+
+  it('removes a down node whose instance is terminated, without tagging, terminating or using a slot', async () => {
+    const { swarm, instances } = cluster6();
+    (instances[0] as { state: string }).state = 'terminated';
+    // The hourly limit is used up: a ghost costs nothing and is still removed.
+    swarm.swarm.labels['com.swarm-reflex.replacing.other1'] = now.toISOString();
+    swarm.swarm.labels['com.swarm-reflex.replacing.other2'] = now.toISOString();
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'removed-ghost', hostname: 'w1' });
+    expect(swarm.removed).toEqual(['w1']);
+    expect(ec2?.terminated).toEqual([]);
+    expect(ec2?.mock.commandCalls((await import('@aws-sdk/client-ec2')).CreateTagsCommand)).toHaveLength(0);
+    expect(Object.keys(swarm.swarm.labels).sort()).toEqual([
+      'com.swarm-reflex.replacing.other1',
+      'com.swarm-reflex.replacing.other2',
+    ]);
+  });
+
+  it('removes a down node whose instance EC2 no longer lists, once the cluster query shows EC2 answers', async () => {
+    const { swarm } = cluster6();
+    const other = {
+      id: 'i-0000000000000a0ff',
+      state: 'running',
+      privateIp: '10.0.0.250',
+      tags: { ...tagged },
+    };
+    const result = await replace(deps(swarm, cloudFor([other])), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'removed-ghost' });
+    expect(swarm.removed).toEqual(['w1']);
+  });
+
+  it('refuses when EC2 shows none of the cluster: nothing confirms the instance is gone', async () => {
+    const { swarm } = cluster6();
+    const result = await replace(deps(swarm, cloudFor([])), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'no-instance' });
+    expect(swarm.removed).toEqual([]);
+  });
+
+  it('does not count ghosts as down in the storm guard', async () => {
+    // 8 nodes, storm limit floor(8 × 0.34) = 2: two ghosts and one real failure is 3 down.
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', { role: 'manager' })
+      .add('w1', {
+        state: 'down',
+        updatedAt: longAgo,
+        engineLabels: { 'aws.instance-id': 'i-0000000000000a001' },
+      })
+      .add('g1', {
+        state: 'down',
+        updatedAt: longAgo,
+        engineLabels: { 'aws.instance-id': 'i-00000000000000ee1' },
+      })
+      .add('g2', {
+        state: 'down',
+        updatedAt: longAgo,
+        engineLabels: { 'aws.instance-id': 'i-00000000000000ee2' },
+      })
+      .add('w2')
+      .add('w3');
+    const instances = [
+      {
+        id: 'i-0000000000000a001',
+        state: 'running',
+        privateIp: swarm.node('w1').address,
+        tags: { ...tagged },
+      },
+      { id: 'i-00000000000000ee1', state: 'terminated', privateIp: '', tags: { ...tagged } },
+    ];
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', instance: 'i-0000000000000a001' });
+  });
+
+  it('demotes a ghost manager only when quorum stays safe', async () => {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', {
+        role: 'manager',
+        state: 'down',
+        updatedAt: longAgo,
+        engineLabels: { 'aws.instance-id': 'i-0000000000000a003' },
+      });
+    const instances = [
+      { id: 'i-0000000000000a003', state: 'terminated', privateIp: '', tags: { ...tagged } },
+      { id: 'i-0000000000000a00f', state: 'running', privateIp: '10.0.0.10', tags: { ...tagged } },
+    ];
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'm3' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'removed-ghost', role: 'manager' });
+    expect(swarm.demoted).toEqual(['m3']);
+    expect(swarm.removed).toEqual(['m3']);
+  });
+});

@@ -31,7 +31,7 @@ function setup() {
         lastActivityAt: undefined,
       }),
       setDesired: async (n) => void calls.push(n),
-      terminateAndShrink: async () => true,
+      terminateAndShrink: async () => ({ kind: 'terminated' }),
     },
     notifier: recordingNotifier(),
     clock: { now: () => clock.t },

@@ -9,8 +9,8 @@ import { type ScaleNodesDeps, scaleNodes } from '../../../../functions/scale-nod
 import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
 import { createWorkerGroup, type GroupState } from '../../../../shared/autoscaling';
 import { createLogger } from '../../../../shared/logger';
-import { SCALE_IN_LABEL } from '../../../../shared/scale-in';
-import { fakeAutoScaling } from '../../../support/fake-autoscaling';
+import { SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../../../shared/scale-in';
+import { autoScalingError, fakeAutoScaling } from '../../../support/fake-autoscaling';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
 
@@ -21,6 +21,7 @@ const settings = {
   nodeScaleInMax: 1,
   nodesMin: 0,
   nodesMax: 0,
+  scaleInDrainTimeoutSeconds: 900,
   updateAttempts: 10,
 };
 let asg: ReturnType<typeof fakeAutoScaling> | undefined;
@@ -389,5 +390,171 @@ describe('scaleNodes: a scale-in is bounded by NODE_SCALE_IN_MAX', () => {
     expect(swarm.node('w3').availability).toBe('drain'); // one task left: drains
     expect(swarm.node('w4').availability).toBe('active');
     expect(swarm.node('w1').availability).toBe('active');
+  });
+});
+
+describe('scaleNodes: a scale-in that cannot finish never wedges it', () => {
+  const later = (clock: { t: Date }, seconds: number) => {
+    clock.t = new Date(clock.t.getTime() + seconds * 1_000);
+  };
+  /** Drains w3 (one task; w2 is made busier) and returns the setup. */
+  async function drainingW3(group: Partial<{ min: number; max: number; desired: number }> = {}) {
+    const s = setup(group);
+    s.swarm.run('w2', 2);
+    const first = await run(s.deps, { type: 'node', scale: 'down' });
+    expect(first.outcomes[0]).toMatchObject({ kind: 'draining', nodes: ['w3'] });
+    return s;
+  }
+  const emptyW3 = (swarm: FakeNodes) => {
+    swarm.tasks = swarm.tasks.filter((t) => t.nodeId !== swarm.node('w3').id);
+  };
+
+  it('hands the drained worker back when Auto Scaling refuses to go below its minimum, and still scales up', async () => {
+    const { deps, swarm, asg: a, clock, notifier } = await drainingW3();
+    // While w3 drains, someone lowers the group to its minimum.
+    a.group.min = 3;
+    emptyW3(swarm);
+    later(clock, 301);
+    const result = await run(deps, { type: 'node', scale: 'up' });
+    expect(result.scaleIns).toEqual([
+      expect.objectContaining({
+        kind: 'handed-back',
+        hostname: 'w3',
+        reason: 'terminate-refused',
+        detail: expect.stringContaining('desiredSize equals minSize (3)'),
+      }),
+    ]);
+    expect(swarm.node('w3').availability).toBe('active');
+    expect(swarm.node('w3').labels[SCALE_IN_LABEL]).toBeUndefined();
+    expect(swarm.node('w3').labels[SCALE_IN_CLAIM_LABEL]).toBeUndefined();
+    expect(result.outcomes[0]).toMatchObject({ kind: 'scaled', from: 3, to: 4 });
+    expect(notifier.notices).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ severity: 'warning', title: expect.stringContaining('w3') }),
+      ]),
+    );
+    // Refused once, never asked again.
+    later(clock, 301);
+    await run(deps, { type: 'node', scale: 'up' });
+    expect(a.mock.commandCalls(TerminateInstanceInAutoScalingGroupCommand)).toHaveLength(1);
+    expect(a.terminated).toEqual([]);
+  });
+
+  it('reports a transient failure to finish a scale-in and still decides a scale-up', async () => {
+    const { deps, swarm, asg: a, clock } = await drainingW3();
+    emptyW3(swarm);
+    later(clock, 301);
+    a.hooks.failOn = (action) =>
+      action === 'TerminateInstanceInAutoScalingGroup'
+        ? Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $fault: 'client' })
+        : undefined;
+    const result = await run(deps, { type: 'node', scale: 'up' });
+    expect(result.scaleIns).toEqual([
+      expect.objectContaining({
+        kind: 'failed',
+        hostname: 'w3',
+        detail: expect.stringContaining('Throttling'),
+      }),
+    ]);
+    expect(result.outcomes[0]).toMatchObject({ kind: 'scaled', from: 3, to: 4 });
+    // A scale-in still waits for the one being finished.
+    later(clock, 301);
+    expect(word(await run(deps, { type: 'node', scale: 'down' }))).toBe('scale-in-pending');
+  });
+
+  it('abandons a drain that has not finished after SCALE_IN_DRAIN_TIMEOUT_SECONDS; a scale-up is then decided', async () => {
+    const { deps, swarm, asg: a, clock, notifier } = await drainingW3();
+    later(clock, 600);
+    expect((await run(deps, { type: 'node', scale: 'down' })).outcomes[0]).toMatchObject({
+      reason: 'scale-in-pending',
+    });
+    later(clock, 301);
+    const result = await run(deps, { type: 'node', scale: 'up' });
+    expect(result.scaleIns).toEqual([
+      expect.objectContaining({ kind: 'handed-back', hostname: 'w3', reason: 'drain-timeout' }),
+    ]);
+    expect(swarm.node('w3').availability).toBe('active');
+    expect(swarm.node('w3').labels[SCALE_IN_LABEL]).toBeUndefined();
+    expect(result.outcomes[0]).toMatchObject({ kind: 'scaled', from: 3, to: 4 });
+    expect(a.terminated).toEqual([]);
+    expect(notifier.notices.filter((n) => n.severity === 'warning')).toEqual([
+      expect.objectContaining({ title: expect.stringContaining('w3') }),
+    ]);
+  });
+
+  it('cancels a drain for a scale-up instead of refusing it: the cancel is the step, the capacity is not changed', async () => {
+    const { deps, swarm, asg: a, notifier } = await drainingW3();
+    const result = await run(deps, { type: 'node', scale: 'up' });
+    expect(result.outcomes).toEqual([
+      expect.objectContaining({
+        kind: 'scaled',
+        reason: 'drain-cancelled',
+        group: 'workers',
+        from: 2,
+        to: 3,
+        nodes: ['w3'],
+      }),
+    ]);
+    expect(swarm.node('w3').availability).toBe('active');
+    expect(swarm.node('w3').labels[SCALE_IN_LABEL]).toBeUndefined();
+    expect(sentCapacities(a)).toEqual([]);
+    expect(a.group.desired).toBe(3);
+    expect(notifier.notices.at(-1)).toMatchObject({ title: expect.stringContaining('w3') });
+    // The cancel claimed the cooldown: a repeat does not also add a node.
+    expect(word(await run(deps, { type: 'node', scale: 'up' }))).toBe('cooldown');
+    expect(sentCapacities(a)).toEqual([]);
+  });
+
+  it('cancels the drain once when the same scale-up arrives five times at once', async () => {
+    const { deps, swarm, asg: a } = await drainingW3();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => run(deps, { type: 'node', scale: 'up' })),
+    );
+    expect(results.map(word).sort()).toEqual([
+      'cooldown',
+      'cooldown',
+      'cooldown',
+      'cooldown',
+      'drain-cancelled',
+    ]);
+    expect(swarm.node('w3').availability).toBe('active');
+    expect(sentCapacities(a)).toEqual([]);
+  });
+
+  it('plans the cancel on a dry run without changing the node', async () => {
+    const { deps, swarm } = await drainingW3();
+    const result = await scaleNodes(deps, {
+      webhook: webhook({ scale: 'up' }),
+      override: undefined,
+      dryRun: true,
+      log,
+    });
+    expect(result.outcomes[0]).toMatchObject({ reason: 'dry-run', detail: expect.stringContaining('w3') });
+    expect(swarm.node('w3').availability).toBe('drain');
+  });
+});
+
+describe('createWorkerGroup: what Auto Scaling answers to a termination', () => {
+  it('reads "can never succeed" as a refusal, a missing instance as gone, and the rest as unavailable', async () => {
+    const { asg: a } = setup({ min: 3 });
+    const group = createWorkerGroup(a.client, 'workers');
+    expect(await group.terminateAndShrink('i-00000000000000001')).toEqual({
+      kind: 'refused',
+      reason: 'at-min',
+      message: expect.stringContaining("violate group's min size constraint"),
+    });
+    expect(await group.terminateAndShrink('i-0000000000000000f')).toEqual({ kind: 'not-in-group' });
+    a.hooks.failOn = () => autoScalingError('ValidationError', 'The instance is in a warm pool.');
+    expect(await group.terminateAndShrink('i-00000000000000001')).toMatchObject({
+      kind: 'refused',
+      reason: 'invalid',
+    });
+    a.hooks.failOn = () => autoScalingError('ScalingActivityInProgress', 'scaling activities in progress');
+    await expect(group.terminateAndShrink('i-00000000000000001')).rejects.toMatchObject({
+      name: 'DependencyUnavailableError',
+    });
+    a.hooks.failOn = undefined;
+    a.group.min = 1;
+    expect(await group.terminateAndShrink('i-00000000000000001')).toEqual({ kind: 'terminated' });
   });
 });

@@ -1,0 +1,112 @@
+import {
+  type InstanceInfo,
+  REPLACEMENT_RESUME_AFTER_MS,
+  REPLACING_HOSTNAME_TAG,
+  REPLACING_NODE_TAG,
+  REPLACING_ROLE_TAG,
+  REPLACING_SINCE_TAG,
+  REPLACING_TAGS,
+} from '../../shared/ec2';
+import type { Logger } from '../../shared/logger';
+import type { NodeState } from '../../shared/swarm';
+import { nodesBackedBy, quorumRefusal } from './rules';
+import { announce, isLive, refused } from './steps';
+import type { Target } from './target';
+import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
+
+/** The node is gone: finish a replacement that removed it but did not terminate its instance. */
+export async function resume(
+  deps: ReplaceNodeDeps,
+  target: Target,
+  name: string,
+  nodes: readonly NodeState[],
+  now: Date,
+  log: Logger,
+  memo: Memo,
+): Promise<ReplaceOutcome> {
+  if (!deps.cloud)
+    return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
+  const candidates =
+    target.by === 'instance-id'
+      ? [await deps.cloud.describeInstance(target.value)].filter((i): i is InstanceInfo => i !== undefined)
+      : (await deps.cloud.listReplacements()).filter((i) =>
+          target.by === 'node'
+            ? i.tags[REPLACING_NODE_TAG] === target.value || i.tags[REPLACING_HOSTNAME_TAG] === target.value
+            : i.privateIp === target.value,
+        );
+  const ours = candidates.filter(
+    (i) =>
+      i.tags[REPLACING_NODE_TAG] !== undefined &&
+      i.tags[deps.settings.clusterTag?.key ?? ''] === deps.settings.clusterTag?.value,
+  );
+  const live = ours.filter(isLive);
+  if (ours.length === 0)
+    return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
+  if (live.length === 0) {
+    return {
+      kind: 'skipped',
+      target: name,
+      reason: 'already-replaced',
+      detail: 'the node was removed and its instance terminated',
+    };
+  }
+  const instance = live[0] as InstanceInfo;
+  const nodeId = instance.tags[REPLACING_NODE_TAG] ?? '';
+  // The tag is a claim, not the truth: the node it names must be gone, and the instance must
+  // not run any other node (it rebooted and joined again under a new node ID).
+  if (nodes.some((n) => n.id === nodeId)) {
+    return {
+      kind: 'skipped',
+      target: name,
+      node: nodeId,
+      reason: 'in-progress',
+      detail: `node ${nodeId} that ${instance.id} is tagged for is still in the swarm; it is replaced through it`,
+    };
+  }
+  const backing = nodesBackedBy(instance, nodes, undefined);
+  if (backing.length > 0) {
+    await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
+    return refused(
+      deps,
+      name,
+      undefined,
+      'instance-in-use',
+      `${instance.id} was tagged for node ${nodeId}, which left, but it now runs node ${backing.map((n) => `${n.hostname} (${n.id})`).join(', ')}: not terminating it; its stale tags were removed`,
+      'warning',
+    );
+  }
+  const lost = quorumRefusal(nodes);
+  if (lost?.kind === 'refuse') return refused(deps, name, undefined, lost.reason, lost.detail, lost.severity);
+  const since = Date.parse(instance.tags[REPLACING_SINCE_TAG] ?? '');
+  // Another caller's replacement is given a minute to finish; our own is resumed at once.
+  if (
+    !memo.removed.has(nodeId) &&
+    !Number.isNaN(since) &&
+    now.getTime() - since < REPLACEMENT_RESUME_AFTER_MS
+  ) {
+    return {
+      kind: 'skipped',
+      target: name,
+      reason: 'in-progress',
+      detail: `${instance.id} is being replaced`,
+    };
+  }
+  await deps.cloud.terminateInstance(instance.id);
+  log.info('resumed', { instance: instance.id });
+  await announce(
+    deps,
+    'info',
+    `Terminated ${instance.id} (resumed)`,
+    `Its node ${name} had already left the swarm; the Auto Scaling group launches the replacement.`,
+  );
+  return {
+    kind: 'replaced',
+    target: name,
+    node: nodeId,
+    hostname: instance.tags[REPLACING_HOSTNAME_TAG] ?? '',
+    role: instance.tags[REPLACING_ROLE_TAG] === 'manager' ? 'manager' : 'worker',
+    instance: instance.id,
+    steps: [`terminated ${instance.id}`],
+    detail: 'resumed an interrupted replacement: the node had left the swarm, its instance is now terminated',
+  };
+}

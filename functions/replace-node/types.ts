@@ -1,0 +1,72 @@
+import type { CloudInstances } from '../../shared/ec2';
+import type { Logger } from '../../shared/logger';
+import type { Notifier } from '../../shared/notifier';
+import type { SwarmNodes } from '../../shared/swarm';
+import type { RefuseReason, SafetySettings } from './rules';
+import type { Target } from './target';
+
+export type ReplaceOutcome =
+  | {
+      kind: 'replaced';
+      target: string;
+      node: string;
+      hostname: string;
+      role: 'manager' | 'worker';
+      /** The terminated instance; undefined without a cloud (the Swarm half only). */
+      instance: string | undefined;
+      steps: string[];
+      detail: string;
+    }
+  | {
+      kind: 'skipped';
+      target: string;
+      node?: string;
+      reason: 'in-progress' | 'already-replaced' | 'dry-run';
+      detail: string;
+      steps?: string[];
+    }
+  | {
+      /** A down node whose instance EC2 confirms terminated or gone: removed, nothing terminated. */
+      kind: 'removed-ghost';
+      target: string;
+      node: string;
+      hostname: string;
+      role: 'manager' | 'worker';
+      instance: string | undefined;
+      detail: string;
+    }
+  | { kind: 'refused'; target: string; node?: string; reason: RefuseReason; detail: string }
+  | {
+      kind: 'ignored';
+      alert: string;
+      reason: 'resolved' | 'no-target-label' | 'invalid-target-label';
+      detail: string;
+    };
+
+export interface ReplaceNodeDeps {
+  swarm: Pick<SwarmNodes, 'listNodes' | 'demoteNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;
+  /** Undefined without AWS (on-prem, local): only the Swarm half is done. */
+  cloud: CloudInstances | undefined;
+  notifier: Notifier;
+  clock: { now(): Date };
+  settings: SafetySettings & {
+    updateAttempts: number;
+    clusterTag: { key: string; value: string } | undefined;
+  };
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface ReplaceNodeInput {
+  targets: ReadonlyArray<{ ref: string; target: Target }>;
+  ignored: ReadonlyArray<Extract<ReplaceOutcome, { kind: 'ignored' }>>;
+  dryRun: boolean;
+  log: Logger;
+}
+
+export interface Memo {
+  /** Nodes this invocation removed, or asked Docker to remove without hearing the answer. */
+  removed: Set<string>;
+}
+
+export type Refused = Extract<ReplaceOutcome, { kind: 'refused' }>;
