@@ -19,7 +19,9 @@ import { gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
+import { createDockerClient } from '../shared/docker';
 import { createLogger } from '../shared/logger';
+import { createManagerPool } from '../shared/manager-pool';
 import { parseSettings } from '../shared/settings';
 import { createSwarmServices } from '../shared/swarm';
 import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
@@ -142,6 +144,45 @@ async function main() {
     rows.push(
       'what                                              p50 ms    p99 ms   baseline p50   baseline p99   ratio p50   ratio p99',
       `scale-service, one alert (warm) vs bare dockerode inspect+update  ${ms(h.p50)} ${ms(h.p99)}      ${ms(f.p50)}      ${ms(f.p99)}   ${ms(h.p50 / f.p50)}   ${ms(h.p99 / f.p99)}`,
+    );
+
+    // 1b. The same through a pool of three whose first endpoint is dead: after the first
+    // request the pool goes straight to the one that answered (the warm path is one hop).
+    await create('pooled');
+    const pool = createManagerPool({
+      endpoints: async () => [
+        'unix:///nonexistent/dead-manager.sock',
+        swarm?.manager.dockerHost ?? '',
+        'unix:///nonexistent/other.sock',
+      ],
+      client: async (endpoint) =>
+        endpoint === swarm?.manager.dockerHost
+          ? docker
+          : createDockerClient({ ...settings.docker, host: endpoint }),
+    });
+    const pooled = makeHandler({
+      settings,
+      logger: silent,
+      tokens: async () => settings.webhookTokens,
+      swarm: createSwarmServices(pool),
+      clock,
+    });
+    const pooledMs: number[] = [];
+    const singleMs: number[] = [];
+    for (let i = 0; i < WARMUP + ITERATIONS; i++) {
+      let s = performance.now();
+      const response = await pooled(event([{ service: 'pooled', scale: '1' }]));
+      if (response.statusCode !== 200 || !response.body.includes('"scaled"'))
+        throw new Error(`unexpected: ${response.body}`);
+      if (i >= WARMUP) pooledMs.push(performance.now() - s);
+      s = performance.now();
+      await handler(event([{ service: 'bench', scale: '1' }]));
+      if (i >= WARMUP) singleMs.push(performance.now() - s);
+    }
+    const pp = summary(pooledMs);
+    const sp = summary(singleMs);
+    rows.push(
+      `scale-service through a pool of 3, first dead (warm) vs one healthy endpoint  ${ms(pp.p50)} ${ms(pp.p99)}      ${ms(sp.p50)}      ${ms(sp.p99)}   ${ms(pp.p50 / sp.p50)}   ${ms(pp.p99 / sp.p99)}`,
     );
 
     // 2. Storm: 1,000 alerts over 50 services in one webhook.

@@ -1,16 +1,17 @@
 /**
- * `npm run sweep`: the health sweep, once, against the swarm manager at DOCKER_HOST (or
- * /var/run/docker.sock), printed as a table. A dry run unless `--apply`: then it completes
+ * `npm run sweep`: the health sweep, once, against the first swarm manager that answers of
+ * DOCKER_HOST (or /var/run/docker.sock) and SWARM_MANAGERS, printed as a table. A dry run unless `--apply`: then it completes
  * scale-ins, force-updates opted-in services and sends its messages to SLACK_WEBHOOK_URL /
  * NOTIFY_WEBHOOK_URL. It never calls AWS: nothing is dispatched, and the findings say so.
  * `--json` prints the result as the Lambda function returns it.
  */
+
 import { sweep } from '../functions/health-sweep/health-sweep';
-import { createDockerClient } from '../shared/docker';
 import { ReflexError } from '../shared/errors';
 import { reportOnlyDispatcher } from '../shared/lambda-dispatch';
 import { createLogger } from '../shared/logger';
 import { type ChatTarget, createNotifier } from '../shared/notifier';
+import { buildManagerPool, dockerClients } from '../shared/runtime';
 import { parseSettings } from '../shared/settings';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../shared/swarm';
 import { findingsTable } from './local/findings-table';
@@ -27,8 +28,11 @@ async function main(): Promise<number> {
   const apply = args.includes('--apply');
   // No webhook here: the sweep needs no token.
   const settings = parseSettings(process.env, { tokens: 'optional' });
-  const docker = createDockerClient(settings.docker);
-  const client = async () => docker;
+  // DOCKER_HOST, then SWARM_MANAGERS: the first manager that answers (no SSM here).
+  const client = buildManagerPool(settings, {
+    client: dockerClients(settings, async () => undefined),
+    parameters: undefined,
+  });
   const debug = settings.logLevel === 'debug';
   const log = createLogger({
     level: debug ? 'debug' : 'warn',
@@ -63,11 +67,11 @@ async function main(): Promise<number> {
     { at: now, dryRun, log },
   );
   if (args.includes('--json')) {
-    say(JSON.stringify(result, null, 2));
+    say(JSON.stringify({ ...result, manager: client.current }, null, 2));
     return 0;
   }
   say(
-    `Health sweep of ${settings.docker.host} at ${now.toISOString()}: ${
+    `Health sweep through ${client.current ?? settings.docker.host} at ${now.toISOString()}: ${
       dryRun
         ? 'dry run, nothing was changed or sent (npm run sweep -- --apply to act)'
         : `applied; messages to ${targets.length} chat target(s)`

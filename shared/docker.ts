@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { DependencyUnavailableError, QuorumLostError, SettingsError, VersionConflictError } from './errors';
+import {
+  DependencyUnavailableError,
+  QuorumLostError,
+  ReflexError,
+  SettingsError,
+  VersionConflictError,
+} from './errors';
 import type { Settings } from './settings';
 
 export interface TlsMaterial {
@@ -16,7 +22,10 @@ export interface TlsMaterial {
  * DOCKER_TLS_VERIFY on and neither, it throws: never plain HTTP to a daemon that expects TLS.
  * The runtime builds one per container and a new one when the material changes.
  */
-export function createDockerClient(docker: Settings['docker'], tls?: TlsMaterial): Docker {
+export function createDockerClient(
+  docker: Pick<Settings['docker'], 'host' | 'tlsVerify' | 'certPath' | 'timeoutMs'>,
+  tls?: TlsMaterial,
+): Docker {
   const timeout = docker.timeoutMs;
   if (docker.host.startsWith('unix://')) {
     return new Docker({ socketPath: docker.host.slice('unix://'.length), timeout });
@@ -76,6 +85,8 @@ const AMBIGUOUS = /is ambiguous \(\d+ matches found\)/i;
  * we caused) is rethrown as it is: it is a bug, not the swarm's state.
  */
 export function classifyDockerError(error: unknown, doing: string): 'not-found' {
+  // Already ours (the manager pool's verdict when no manager served the request): as it is.
+  if (error instanceof ReflexError) throw error;
   const e = (error ?? {}) as DockerModemError;
   const detail = dockerErrorMessage(error);
   if (e.statusCode === 400 && AMBIGUOUS.test(detail)) return 'not-found';

@@ -3,8 +3,10 @@ import { type AlertmanagerWebhook, parseWebhook } from './alertmanager';
 import { authenticate } from './auth';
 import { publicMessage, ReflexError, statusFor, ValidationError } from './errors';
 import { parseJsonBody, readEvent } from './event';
+import { answeringManager, beginInvocation } from './invocation';
 import type { Logger } from './logger';
 import { countOutcomes } from './metrics';
+import type { LambdaTimeLeft } from './scheduled';
 import type { Settings } from './settings';
 
 export interface HttpResponse {
@@ -65,10 +67,11 @@ export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
  */
 export function httpEdge<I, O extends { kind: string; reason?: string }>(
   options: EdgeOptions<I, O>,
-): (event: unknown) => Promise<HttpResponse> {
+): (event: unknown, context?: LambdaTimeLeft) => Promise<HttpResponse> {
   const { name, settings, logger } = options;
-  return async (event) => {
+  return async (event, context) => {
     const started = Date.now();
+    beginInvocation(context);
     let log = logger.child({ function: name });
     let direct = false;
     try {
@@ -87,16 +90,18 @@ export function httpEdge<I, O extends { kind: string; reason?: string }>(
       if (logKeys) log = log.child(logKeys);
       const result = await options.handle(input, { query, log });
       countOutcomes(log, name, result.outcomes);
+      const manager = answeringManager();
       log.info('request handled', {
         status: 200,
         outcomes: result.outcomes.length,
+        manager,
         ms: Date.now() - started,
       });
-      return respond(200, result);
+      return respond(200, manager === undefined ? result : { ...result, manager });
     } catch (error) {
       const status = statusFor(error);
       const level = status >= 500 ? 'error' : 'warn';
-      log[level]('request refused', { status, error, ms: Date.now() - started });
+      log[level]('request refused', { status, error, manager: answeringManager(), ms: Date.now() - started });
       const body: Record<string, unknown> = {
         error: error instanceof ReflexError ? error.name : 'InternalError',
         message: publicMessage(error),

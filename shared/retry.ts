@@ -1,4 +1,5 @@
 import { DependencyUnavailableError, QuorumLostError, VersionConflictError } from './errors';
+import { invocationDeadline } from './invocation';
 
 export interface RetryOptions {
   /** How many times a lost version race is decided again. */
@@ -28,7 +29,11 @@ export async function retryAttempt<T>(options: RetryOptions, attempt: (n: number
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
-  const deadline = now() + (options.deadlineMs ?? 10_000);
+  // Never past the invocation's own deadline (Lambda's remaining time), when the edge knows it.
+  const deadline = Math.min(
+    now() + (options.deadlineMs ?? 10_000),
+    invocationDeadline() ?? Number.POSITIVE_INFINITY,
+  );
   const transientAttempts = options.transientAttempts ?? 3;
   let conflicts = 0;
   let transients = 0;

@@ -1,10 +1,13 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type Docker from 'dockerode';
-import { createDockerClient } from './docker';
+import { createDockerClient, type TlsMaterial } from './docker';
 import { lazy } from './lazy';
 import { createLogger, type Logger } from './logger';
+import { managerEndpoints } from './manager-endpoints';
+import { createManagerPool, type ManagerPool } from './manager-pool';
 import { createNotifier, type Notifier } from './notifier';
-import { createSecrets, type Secrets } from './secrets';
+import { createParameterStore, type ParameterStore } from './parameters';
+import { createSecrets, SECRETS_TTL_MS, type Secrets } from './secrets';
 import { loadSettings, type Settings } from './settings';
 
 /**
@@ -17,8 +20,10 @@ export interface Runtime {
   settings: Settings;
   logger: Logger;
   secrets: Secrets;
-  /** Rejects with a SettingsError naming what is missing when TLS is wanted and its material is not there. */
+  /** The client for DOCKER_HOST. Rejects with a SettingsError naming what is missing when TLS is wanted and its material is not there. */
   docker(): Promise<Docker>;
+  /** Every manager the functions may reach the swarm through (DOCKER_HOST, SWARM_MANAGERS, SSM). */
+  managers: ManagerPool;
   /** The one SSM client of this container, created on first use. */
   ssm(): SSMClient;
   /** Chat messages from `source` to the configured targets; a failed delivery never fails a remediation. */
@@ -33,20 +38,18 @@ export function runtime(): Runtime {
   const logger = createLogger({ level: settings.logLevel });
   const ssm = lazy(() => new SSMClient({}));
   const secrets = createSecrets({ settings, ssm });
-  // Rebuilt when the TLS material read (with the secrets' TTL) is not what it was built with.
-  let client: { material: string; docker: Docker } | undefined;
+  const clientFor = dockerClients(settings, () => secrets.dockerTls());
+  const managers = buildManagerPool(settings, {
+    client: clientFor,
+    parameters: settings.settingsPrefix === undefined ? undefined : createParameterStore(ssm),
+    log: logger,
+  });
   current = {
     settings,
     logger,
     secrets,
-    docker: async () => {
-      const tls = await secrets.dockerTls();
-      const material = tls === undefined ? '' : JSON.stringify([tls.ca, tls.cert, tls.key]);
-      if (client?.material !== material) {
-        client = { material, docker: createDockerClient(settings.docker, tls) };
-      }
-      return client.docker;
-    },
+    docker: () => clientFor(settings.docker.host),
+    managers,
     ssm,
     notifier: (source) =>
       createNotifier({
@@ -57,4 +60,45 @@ export function runtime(): Runtime {
       }),
   };
   return current;
+}
+
+/** One client per endpoint, rebuilt when the TLS material read (with the secrets' TTL) changed. */
+export function dockerClients(
+  settings: Pick<Settings, 'docker'>,
+  dockerTls: () => Promise<TlsMaterial | undefined>,
+): (endpoint: string) => Promise<Docker> {
+  const clients = new Map<string, { material: string; docker: Docker }>();
+  return async (endpoint) => {
+    const tls = await dockerTls();
+    const material = tls === undefined ? '' : JSON.stringify([tls.ca, tls.cert, tls.key]);
+    let client = clients.get(endpoint);
+    if (client?.material !== material) {
+      client = { material, docker: createDockerClient({ ...settings.docker, host: endpoint }, tls) };
+      clients.set(endpoint, client);
+    }
+    return client.docker;
+  };
+}
+
+/** The manager pool of these settings: DOCKER_HOST, SWARM_MANAGERS, and (with a store) the SSM list. */
+export function buildManagerPool(
+  settings: Pick<Settings, 'docker' | 'settingsPrefix'>,
+  deps: {
+    client: (endpoint: string) => Promise<Docker>;
+    parameters: Pick<ParameterStore, 'get'> | undefined;
+    log?: Logger;
+  },
+): ManagerPool {
+  return createManagerPool({
+    endpoints: managerEndpoints({
+      host: settings.docker.host,
+      managers: settings.docker.managers,
+      port: settings.docker.port,
+      settingsPrefix: settings.settingsPrefix,
+      parameters: deps.parameters,
+      ttlMs: SECRETS_TTL_MS,
+      log: deps.log,
+    }),
+    client: deps.client,
+  });
 }

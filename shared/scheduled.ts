@@ -1,4 +1,5 @@
 import { publicMessage, ReflexError } from './errors';
+import { answeringManager, beginInvocation } from './invocation';
 import type { Logger } from './logger';
 import { countOutcomes } from './metrics';
 
@@ -32,6 +33,7 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
   return async (event, context) => {
     const started = Date.now();
     const log = options.logger.child({ function: options.name });
+    beginInvocation(context);
     try {
       const input = options.parse(event);
       const deadline = context ? started + context.getRemainingTimeInMillis() : undefined;
@@ -39,8 +41,9 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
       const countBy = options.countBy;
       countOutcomes(log, options.name, countBy ? result.outcomes.map((o) => countBy(o)) : result.outcomes);
       for (const o of result.outcomes) log.info('outcome', { audit: true, ...o });
-      log.info('invocation done', { ms: Date.now() - started });
-      return result;
+      const manager = answeringManager();
+      log.info('invocation done', { manager, ms: Date.now() - started });
+      return manager === undefined ? result : { ...result, manager };
     } catch (error) {
       log.error('invocation failed', {
         error,

@@ -16,6 +16,9 @@ import type { Settings } from './settings';
  *   docker-tls-ca / docker-tls-cert / docker-tls-key   PEM, for DOCKER_HOST=tcp://… with TLS
  *   slack-webhook-url  chat target (overrides SLACK_WEBHOOK_URL)
  */
+/** How long secrets (and the manager addresses) read from SSM are kept before they are read again. */
+export const SECRETS_TTL_MS = 5 * 60_000;
+
 export interface Secrets {
   webhookTokens(): Promise<readonly string[]>;
   /**
@@ -54,7 +57,7 @@ export function createSecrets(options: {
   now?: () => number;
 }): Secrets {
   const { settings } = options;
-  const ttl = options.ttlMs ?? 5 * 60_000;
+  const ttl = options.ttlMs ?? SECRETS_TTL_MS;
   const now = options.now ?? (() => Date.now());
   let cache: { at: number; values: Map<string, string> } | undefined;
   let files: { at: number; material: TlsMaterial } | undefined;

@@ -30,6 +30,33 @@ const dockerHost = z
     message: 'must be unix:///path/to/docker.sock or tcp://host:port',
   });
 
+const endpointPattern = (v: string) =>
+  /^unix:\/\/\/.+$/.test(v) || /^tcp:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}\/?$/.test(v);
+
+/** Further managers to try after DOCKER_HOST, in the same syntax, comma-separated. */
+const swarmManagers = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const list = v
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e.length > 0);
+    const bad = list.find((e) => !endpointPattern(e));
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(bad.slice(0, 80))} must be unix:///path/to/docker.sock or tcp://host:port`,
+      });
+      return z.NEVER;
+    }
+    if (list.length > 20) {
+      ctx.addIssue({ code: 'custom', message: 'at most 20 endpoints' });
+      return z.NEVER;
+    }
+    return list;
+  });
+
 const tokens = z
   .string()
   .default('')
@@ -75,6 +102,8 @@ const settingsSchema = z.object({
   DOCKER_TLS_VERIFY: flag,
   DOCKER_CERT_PATH: z.string().optional(),
   DOCKER_TIMEOUT_MS: int(100, 60_000, 5_000),
+  SWARM_MANAGERS: swarmManagers,
+  DOCKER_PORT: int(1, 65_535, 2_376),
   WEBHOOK_TOKENS: tokens,
   SETTINGS_PREFIX: z
     .string()
@@ -120,6 +149,10 @@ export interface Settings {
     readonly tlsVerify: boolean;
     readonly certPath: string | undefined;
     readonly timeoutMs: number;
+    /** SWARM_MANAGERS: tried after `host`, in order, when it does not answer. */
+    readonly managers: readonly string[];
+    /** DOCKER_PORT: the Docker API port of the managers whose addresses are read from SSM. */
+    readonly port: number;
   };
   /** Accepted webhook tokens; several at once so they can be rotated. Empty when they come from SSM. */
   readonly webhookTokens: readonly string[];
@@ -199,6 +232,8 @@ export function parseSettings(
       tlsVerify: s.DOCKER_TLS_VERIFY,
       certPath: s.DOCKER_CERT_PATH,
       timeoutMs: s.DOCKER_TIMEOUT_MS,
+      managers: Object.freeze([...s.SWARM_MANAGERS]),
+      port: s.DOCKER_PORT,
     }),
     webhookTokens: s.WEBHOOK_TOKENS,
     settingsPrefix: s.SETTINGS_PREFIX,

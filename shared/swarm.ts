@@ -1,6 +1,6 @@
-import type Docker from 'dockerode';
 import { classifyDockerError, classifyListError, dockerErrorMessage } from './docker';
 import { VersionConflictError } from './errors';
+import { type DockerSource, onDocker } from './manager-pool';
 
 /** A Swarm service as the domain sees it: one read gives everything a decision needs. */
 export interface ServiceState {
@@ -69,11 +69,11 @@ export interface SwarmTasks {
   listTasks(): Promise<TaskState[]>;
 }
 
-export function createSwarmTasks(docker: () => Promise<Docker>): SwarmTasks {
+export function createSwarmTasks(docker: DockerSource): SwarmTasks {
   return {
     async listTasks() {
       try {
-        const raw = (await (await docker()).listTasks()) as Array<{
+        const raw = (await onDocker(docker, (d) => d.listTasks())) as Array<{
           ID?: string;
           ServiceID?: string;
           NodeID?: string;
@@ -128,12 +128,12 @@ interface RawServiceSpec {
 }
 
 /** `docker` gives the client to use now (the runtime creates it once; later, the manager that answers). */
-export function createSwarmServices(docker: () => Promise<Docker>): SwarmServices {
+export function createSwarmServices(docker: DockerSource): SwarmServices {
   return {
     async inspectService(nameOrId) {
       let raw: RawService;
       try {
-        raw = (await (await docker()).getService(nameOrId).inspect()) as RawService;
+        raw = (await onDocker(docker, (d) => d.getService(nameOrId).inspect())) as RawService;
       } catch (error) {
         classifyDockerError(error, `reading service ${nameOrId}`);
         return undefined;
@@ -151,9 +151,9 @@ export function createSwarmServices(docker: () => Promise<Docker>): SwarmService
         Mode: { Replicated: { Replicas: change.replicas } },
       };
       try {
-        await (await docker())
-          .getService(state.id)
-          .update({ _query: { version: state.version }, _body: body });
+        await onDocker(docker, (d) =>
+          d.getService(state.id).update({ _query: { version: state.version }, _body: body }),
+        );
       } catch (error) {
         // Removed since it was read: like any change, re-read and decide again.
         if (classifyDockerError(error, `updating service ${state.name}`) === 'not-found') {
@@ -166,7 +166,7 @@ export function createSwarmServices(docker: () => Promise<Docker>): SwarmService
 
     async listServices() {
       try {
-        return ((await (await docker()).listServices()) as RawService[]).map(toServiceState);
+        return ((await onDocker(docker, (d) => d.listServices())) as RawService[]).map(toServiceState);
       } catch (error) {
         return classifyListError(error, 'listing services');
       }
@@ -177,9 +177,9 @@ export function createSwarmServices(docker: () => Promise<Docker>): SwarmService
       const template = spec.TaskTemplate ?? {};
       const body = { ...spec, TaskTemplate: { ...template, ForceUpdate: (template.ForceUpdate ?? 0) + 1 } };
       try {
-        await (await docker())
-          .getService(state.id)
-          .update({ _query: { version: state.version }, _body: body });
+        await onDocker(docker, (d) =>
+          d.getService(state.id).update({ _query: { version: state.version }, _body: body }),
+        );
       } catch (error) {
         if (classifyDockerError(error, `force-updating service ${state.name}`) === 'not-found') {
           throw new VersionConflictError(`service ${state.name} disappeared during the update`, {
@@ -286,11 +286,14 @@ export function toNodeState(raw: RawNode): NodeState {
 /** Swarmkit's FailedPrecondition for `node rm` without force on a node that is not down. */
 const NODE_NOT_DOWN = /is not down and can't be removed/i;
 
-export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
+export function createSwarmNodes(docker: DockerSource): SwarmNodes {
   return {
     async listNodes() {
       try {
-        const raw = (await (await docker()).listNodes()) as RawNode[];
+        const raw = (await onDocker(docker, (d) => d.listNodes())) as RawNode[];
+        const leader = raw.find((n) => n.ManagerStatus?.Leader === true)?.ManagerStatus?.Addr;
+        // The leader answers without a forward: the pool tries it first from now on.
+        if (leader && typeof docker !== 'function') docker.preferLeader(leader);
         return raw.map(toNodeState);
       } catch (error) {
         return classifyListError(error, 'listing nodes');
@@ -300,9 +303,11 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
     async demoteNode(node) {
       const spec = node.spec as Record<string, unknown>;
       try {
-        await (await docker())
-          .getNode(node.id)
-          .update({ _query: { version: node.version }, _body: { ...spec, Role: 'worker' } });
+        await onDocker(docker, (d) =>
+          d
+            .getNode(node.id)
+            .update({ _query: { version: node.version }, _body: { ...spec, Role: 'worker' } }),
+        );
       } catch (error) {
         if (classifyDockerError(error, `demoting node ${node.id}`) === 'not-found') {
           throw new VersionConflictError(`node ${node.id} disappeared during the demotion`, { cause: error });
@@ -319,7 +324,9 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
       }
       const body = { ...spec, Labels: labels, Availability: change.availability ?? spec.Availability };
       try {
-        await (await docker()).getNode(node.id).update({ _query: { version: node.version }, _body: body });
+        await onDocker(docker, (d) =>
+          d.getNode(node.id).update({ _query: { version: node.version }, _body: body }),
+        );
       } catch (error) {
         if (classifyDockerError(error, `updating node ${node.id}`) === 'not-found') {
           throw new VersionConflictError(`node ${node.id} disappeared during the update`, { cause: error });
@@ -329,7 +336,7 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
 
     async removeNode(nodeId, options = {}) {
       try {
-        await (await docker()).getNode(nodeId).remove({ force: options.force === true });
+        await onDocker(docker, (d) => d.getNode(nodeId).remove({ force: options.force === true }));
         return 'removed';
       } catch (error) {
         if (NODE_NOT_DOWN.test(dockerErrorMessage(error))) return 'not-down';
@@ -344,7 +351,7 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
         JoinTokens?: { Worker?: string; Manager?: string };
       };
       try {
-        raw = (await (await docker()).swarmInspect()) as typeof raw;
+        raw = (await onDocker(docker, (d) => d.swarmInspect())) as typeof raw;
       } catch (error) {
         classifyDockerError(error, 'reading the swarm');
         throw error;
@@ -367,7 +374,7 @@ export function createSwarmNodes(docker: () => Promise<Docker>): SwarmNodes {
       const query: Record<string, unknown> = { version: info.version };
       if (change.rotateTokens) Object.assign(query, { rotateWorkerToken: true, rotateManagerToken: true });
       try {
-        await (await docker()).swarmUpdate({ _query: query, _body: { ...spec, Labels: labels } });
+        await onDocker(docker, (d) => d.swarmUpdate({ _query: query, _body: { ...spec, Labels: labels } }));
       } catch (error) {
         classifyDockerError(error, 'updating the swarm');
         throw error;

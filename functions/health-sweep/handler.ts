@@ -73,7 +73,7 @@ export function makeHandler(deps: HandlerDeps) {
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
   const { settings } = rt;
-  const docker = () => rt.docker();
+  const docker = rt.managers;
   const dispatchTo = {
     replaceNode: settings.replaceNodeFunction,
     syncJoinTokens: settings.syncJoinTokensFunction,

@@ -6,6 +6,7 @@ import type { Dispatcher, DispatchResult } from '../../shared/lambda-dispatch';
 import type { Logger } from '../../shared/logger';
 import type { Notice, Notifier } from '../../shared/notifier';
 import type { ParameterStore } from '../../shared/parameters';
+import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/quorum';
 import {
   activeTasksByNode,
   completeScaleIns,
@@ -325,7 +326,8 @@ async function findAll(ctx: Context): Promise<SweepResult> {
     deps.tasks.listTasks(),
   ]);
   const failed = reads.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  if (failed.some((e) => e instanceof QuorumLostError)) return result([await noLeader(ctx)]);
+  const lost = failed.find((e): e is QuorumLostError => e instanceof QuorumLostError);
+  if (lost) return result([await noLeader(ctx, lost)]);
   if (failed.length > 0) throw failed[0];
   const [nodes, services, tasks] = reads.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     NodeState[],
@@ -375,12 +377,12 @@ function errorText(error: unknown): string {
     : `unexpected error (${(error as Error)?.name ?? 'Error'})`;
 }
 
-async function noLeader(ctx: Context): Promise<Finding> {
+async function noLeader(ctx: Context, error: QuorumLostError): Promise<Finding> {
   const { input } = ctx;
   const due = crossedWithin(input.at.getTime() % (NO_LEADER_REMIND_SECONDS * 1_000), 0, ctx.intervalMs);
   const detail =
-    'The manager answered that the swarm has no leader: too few managers are reachable, and no change can be made until a person restores quorum. ' +
-    'On one surviving manager run `docker swarm init --force-new-cluster --advertise-addr <its address>`, then add managers until there are 3 or 5 again. ' +
+    `No manager we reach sees a leader (${error.message}): too few managers are reachable, and no change can be made until a person restores quorum. ` +
+    `${QUORUM_RECOVERY_PROCEDURE} ` +
     `Nothing says since when, so the sweep reports this every ${NO_LEADER_REMIND_SECONDS / 60} minutes while it lasts.`;
   const finding: Finding = {
     kind: 'quorum',
@@ -409,7 +411,7 @@ async function quorum(ctx: Context, nodes: readonly NodeState[]): Promise<Findin
   const ratio = `${view.reachable} of ${view.managers} managers reachable`;
   const detail =
     view.state === 'lost'
-      ? `Quorum lost: ${ratio}${gone.length > 0 ? `; unreachable: ${gone.join(', ')}` : ''}. No change can be made until a person restores a majority: bring the managers back, or on one surviving manager run \`docker swarm init --force-new-cluster --advertise-addr <its address>\` and add managers until there are 3 or 5 again.`
+      ? `Quorum lost: ${ratio}${gone.length > 0 ? `; unreachable: ${gone.join(', ')}` : ''}. No change can be made until a person restores a majority: bring the managers back. ${QUORUM_RECOVERY_PROCEDURE}`
       : view.unreachable.length > 0
         ? `Quorum at risk: ${ratio}; unreachable: ${gone.join(', ')}. One more manager loss and the swarm stops accepting changes. Bring it back or let replace-node replace it once it is down past the grace period.`
         : view.managers === 1

@@ -119,7 +119,7 @@ function defaultDeps(): HandlerDeps {
     settings,
     logger: rt.logger,
     tokens: () => rt.secrets.webhookTokens(),
-    swarm: createSwarmNodes(() => rt.docker()),
+    swarm: createSwarmNodes(rt.managers),
     cloud,
     notifier: rt.notifier('replace-node'),
     clock: { now: () => new Date() },

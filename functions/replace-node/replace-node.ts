@@ -74,7 +74,9 @@ async function replaceOne(
     // A manager that lost quorum often times out rather than saying so: ask it plainly.
     if (!(error instanceof QuorumLostError) && !(await quorumLost(deps, error))) throw error;
     // The managers we reach have no leader: nothing can be changed, a person must act.
-    const detail = `the swarm has no leader, too few managers are reachable. ${RECOVERY_PROCEDURE}`;
+    // Who answered and who did not: the pool asked every manager it knows before saying so.
+    const seen = error instanceof QuorumLostError ? ` (${error.message})` : '';
+    const detail = `no manager we reach sees a leader: the swarm has lost quorum as far as we can tell${seen}. ${RECOVERY_PROCEDURE}`;
     await deps.notifier.notify({
       severity: 'critical',
       title: `Swarm lost quorum: cannot replace ${name}`,

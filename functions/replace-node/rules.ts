@@ -1,5 +1,6 @@
 import type { InstanceInfo } from '../../shared/ec2';
 import type { Notice } from '../../shared/notifier';
+import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/quorum';
 import type { NodeState } from '../../shared/swarm';
 import { INSTANCE_ID_LABEL } from './target';
 
@@ -44,10 +45,7 @@ export function hasQuorum(reachable: number, managers: number): boolean {
   return reachable > managers / 2;
 }
 
-export const RECOVERY_PROCEDURE =
-  'On one surviving manager run `docker swarm init --force-new-cluster --advertise-addr <its address>`, ' +
-  'then promote workers (`docker node promote`) or join new managers until there are 3 or 5 again. ' +
-  'Nothing was removed or terminated.';
+export const RECOVERY_PROCEDURE = `${QUORUM_RECOVERY_PROCEDURE} Nothing was removed or terminated.`;
 
 /** The quorum as the listed managers' reachability tells it; undefined when it holds. */
 export function quorumRefusal(nodes: readonly NodeState[]): Verdict | undefined {

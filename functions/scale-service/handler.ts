@@ -48,7 +48,7 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
-  const swarm = createSwarmServices(() => rt.docker());
+  const swarm = createSwarmServices(rt.managers);
   return {
     settings: rt.settings,
     logger: rt.logger,

@@ -50,7 +50,7 @@ function defaultDeps(): HandlerDeps {
   return {
     logger: rt.logger,
     dryRun: settings.dryRun,
-    swarm: createSwarmNodes(() => rt.docker()),
+    swarm: createSwarmNodes(rt.managers),
     parameters: createParameterStore(rt.ssm),
     notifier: rt.notifier('sync-join-tokens'),
     clock: { now: () => new Date() },

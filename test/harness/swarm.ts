@@ -94,6 +94,13 @@ export interface TestSwarm {
   killNode(name: string): Promise<void>;
   /** Starts a killed node's dockerd again on its own data: it comes back as the same swarm node. */
   restartNode(name: string): Promise<void>;
+  /**
+   * Cuts the node off the swarm network (its veth down inside its own namespace): a minority
+   * partition. Its unix socket still answers; a cut-off manager soon reports no leader.
+   */
+  isolateNode(name: string): Promise<void>;
+  /** Undoes isolateNode: the node rejoins on its own. */
+  reconnectNode(name: string): Promise<void>;
   waitForNodeState(name: string, state: 'ready' | 'down', timeoutMs?: number): Promise<void>;
   addNode(role: 'manager' | 'worker', opts?: AddNodeOptions): Promise<SwarmNode>;
   teardown(): Promise<void>;
@@ -656,6 +663,8 @@ export async function startSwarm(opts: StartSwarmOptions = {}): Promise<TestSwar
 
 class SwarmHandle implements TestSwarm {
   private readonly runtimes: NodeRuntime[] = [];
+  /** Nodes cut off by isolateNode: never asked about the swarm (they see no leader). */
+  private readonly isolated = new Set<string>();
   private tornDown: Promise<void> | undefined;
   private readonly unregisterExitHook: () => void;
 
@@ -790,6 +799,18 @@ class SwarmHandle implements TestSwarm {
     this.log(`restarted ${name}`);
   }
 
+  async isolateNode(name: string): Promise<void> {
+    await run('ip', ['-n', this.runtime(name).netns, 'link', 'set', 'eth0', 'down']);
+    this.isolated.add(name);
+    this.log(`isolated ${name}`);
+  }
+
+  async reconnectNode(name: string): Promise<void> {
+    await run('ip', ['-n', this.runtime(name).netns, 'link', 'set', 'eth0', 'up']);
+    this.isolated.delete(name);
+    this.log(`reconnected ${name}`);
+  }
+
   async waitForNodeState(name: string, state: 'ready' | 'down', timeoutMs = 60_000): Promise<void> {
     const runtime = this.runtime(name);
     let seen = 'unknown';
@@ -840,7 +861,11 @@ class SwarmHandle implements TestSwarm {
   /** The first manager whose daemon is still running: the one to ask about the swarm. */
   private liveManager(): Docker {
     const runtime = this.runtimes.find(
-      (r) => r.node.role === 'manager' && r.node.pid !== 0 && r.node.nodeId !== '',
+      (r) =>
+        r.node.role === 'manager' &&
+        r.node.pid !== 0 &&
+        r.node.nodeId !== '' &&
+        !this.isolated.has(r.node.name),
     );
     if (!runtime) throw new Error('no manager of this swarm is running');
     return runtime.client;

@@ -29,6 +29,11 @@ describe('classifyDockerError', () => {
     expect(() => classifyDockerError(bug, 'x')).toThrow(expect.objectContaining(bug));
   });
 
+  it("passes the manager pool's own verdict through unchanged (a lost quorum stays a lost quorum)", () => {
+    const verdict = new QuorumLostError('no reachable manager sees a leader (unix:///m1: no-leader)');
+    expect(() => classifyDockerError(verdict, 'listing nodes')).toThrow(verdict);
+  });
+
   it('reads an ambiguous ID prefix as no object with exactly that name', () => {
     const ambiguous = { statusCode: 400, json: { message: 'service v is ambiguous (2 matches found)' } };
     expect(classifyDockerError(ambiguous, 'x')).toBe('not-found');

@@ -26,12 +26,16 @@ const plainDocker: DockerSettings = {
   tlsVerify: false,
   certPath: undefined,
   timeoutMs: 5_000,
+  managers: [],
+  port: 2_376,
 };
 const tlsDocker: DockerSettings = {
   host: 'tcp://10.0.0.5:2376',
   tlsVerify: true,
   certPath: undefined,
   timeoutMs: 5_000,
+  managers: [],
+  port: 2_376,
 };
 
 function secrets(prefix: string | undefined, clock: { t: number }, docker = plainDocker) {

@@ -1,0 +1,55 @@
+import { joinParameterNames } from './join-parameters';
+import type { Logger } from './logger';
+import type { ParameterStore } from './parameters';
+
+/**
+ * The endpoints of the manager pool, in the order they are tried: DOCKER_HOST, SWARM_MANAGERS,
+ * then — with SETTINGS_PREFIX — the managers sync-join-tokens keeps in
+ * `<prefix>/swarm/manager-addresses` (their swarm address `host:2377`, reached on the Docker
+ * API port `DOCKER_PORT` with the same TLS material: the managers' certificate must name them
+ * all, or carry IP SANs). The SSM list is read with the secrets' TTL; when SSM cannot be read,
+ * the last list read (or none) is used and the configured endpoints still serve.
+ */
+export function managerEndpoints(options: {
+  host: string;
+  managers: readonly string[];
+  port: number;
+  settingsPrefix: string | undefined;
+  parameters: Pick<ParameterStore, 'get'> | undefined;
+  ttlMs: number;
+  now?: () => number;
+  log?: Logger;
+}): () => Promise<string[]> {
+  const now = options.now ?? Date.now;
+  const configured = [options.host, ...options.managers];
+  let cached: { at: number; endpoints: string[] } | undefined;
+  return async () => {
+    const prefix = options.settingsPrefix;
+    if (prefix === undefined || options.parameters === undefined) return unique(configured);
+    if (!cached || now() - cached.at >= options.ttlMs) {
+      const name = joinParameterNames(prefix).managers;
+      try {
+        const value = (await options.parameters.get([name])).get(name)?.value ?? '';
+        cached = { at: now(), endpoints: fromAddresses(value, options.port) };
+      } catch (error) {
+        options.log?.warn('manager addresses not read from SSM; trying the configured managers', { error });
+        cached = { at: now(), endpoints: cached?.endpoints ?? [] };
+      }
+    }
+    return unique([...configured, ...cached.endpoints]);
+  };
+}
+
+/** `10.0.1.5:2377,10.0.2.7:2377` → `tcp://10.0.1.5:2376`, … (only well-formed hosts; IPv6 bracketed). */
+export function fromAddresses(value: string, port: number): string[] {
+  return value
+    .split(',')
+    .map((a) => a.trim())
+    .map((a) => (a.startsWith('[') ? a.slice(0, a.indexOf(']') + 1) : (a.split(':')[0] ?? '')))
+    .filter((host) => /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/.test(host))
+    .map((host) => `tcp://${host}:${port}`);
+}
+
+function unique(list: readonly string[]): string[] {
+  return [...new Set(list)];
+}
