@@ -23,25 +23,27 @@ const int = (min: number, max: number, fallback: number) =>
       return n;
     });
 
-const dockerHost = z
-  .string()
-  .default('unix:///var/run/docker.sock')
-  .refine((v) => /^unix:\/\/\/.+$/.test(v) || /^tcp:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}\/?$/.test(v), {
-    message: 'must be unix:///path/to/docker.sock or tcp://host:port',
-  });
-
+/** Docker's own syntax for an endpoint: a unix socket or tcp host:port. */
 const endpointPattern = (v: string) =>
   /^unix:\/\/\/.+$/.test(v) || /^tcp:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}\/?$/.test(v);
+
+const dockerHost = z.string().default('unix:///var/run/docker.sock').refine(endpointPattern, {
+  message: 'must be unix:///path/to/docker.sock or tcp://host:port',
+});
+
+/** A comma-separated list, trimmed, without empty entries. */
+const commaList = (v: string) =>
+  v
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
 
 /** Further managers to try after DOCKER_HOST, in the same syntax, comma-separated. */
 const swarmManagers = z
   .string()
   .default('')
   .transform((v, ctx) => {
-    const list = v
-      .split(',')
-      .map((e) => e.trim())
-      .filter((e) => e.length > 0);
+    const list = commaList(v);
     const bad = list.find((e) => !endpointPattern(e));
     if (bad !== undefined) {
       ctx.addIssue({
@@ -61,10 +63,7 @@ const tokens = z
   .string()
   .default('')
   .transform((v, ctx) => {
-    const list = v
-      .split(',')
-      .map((t) => t.trim())
-      .filter((t) => t.length > 0);
+    const list = commaList(v);
     for (const t of list) {
       if (t.length < 16 || t.length > 512 || !/^[\x21-\x7e]+$/.test(t)) {
         ctx.addIssue({

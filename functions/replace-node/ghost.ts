@@ -2,7 +2,7 @@ import type { CloudInstances, InstanceInfo } from '../../shared/ec2';
 import type { Logger } from '../../shared/logger';
 import type { NodeState } from '../../shared/swarm';
 import { decideGhostRemoval, stormLimit } from './rules';
-import { announce, cameBack, findInstance, isLive, refused } from './steps';
+import { announce, cameBack, findInstance, isLive, refused, removedByAnother, removeOnce } from './steps';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
 /**
@@ -70,18 +70,8 @@ export async function removeGhost(
     };
   }
   if (node.role === 'manager') await deps.swarm.demoteNode(node);
-  memo.removed.add(node.id);
-  const removal = await deps.swarm.removeNode(node.id);
-  if (removal !== 'removed') memo.removed.delete(node.id);
-  if (removal === 'not-found') {
-    return {
-      kind: 'skipped',
-      target: name,
-      node: node.id,
-      reason: 'in-progress',
-      detail: 'another delivery removed this node',
-    };
-  }
+  const removal = await removeOnce(deps, memo, node);
+  if (removal === 'not-found') return removedByAnother(name, node);
   if (removal === 'not-down') return cameBack(deps, name, node, node.role, undefined, [], log);
   const detail = `${node.role} ${node.hostname} (${node.id}) was down and ${gone}: removed from the swarm, nothing terminated.`;
   log.info('removed ghost', { node: node.id, instance: instance?.id });

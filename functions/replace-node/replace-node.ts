@@ -18,7 +18,16 @@ import {
 import { ghostsAmong, instanceGone, removeGhost } from './ghost';
 import { resume } from './resume';
 import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
-import { abandon, announce, cameBack, findInstance, isLive, refused } from './steps';
+import {
+  abandon,
+  announce,
+  cameBack,
+  findInstance,
+  isLive,
+  refused,
+  removedByAnother,
+  removeOnce,
+} from './steps';
 import { describeTarget, resolveTarget, type Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
@@ -183,22 +192,9 @@ async function attempt(
       `${node.hostname} (${node.id}) was down since ${downSince.toISOString()}; quorum kept.`,
     );
   }
-  // Marked before the call: a removal whose answer is lost (Docker applied it, the connection
-  // dropped) leaves the node gone, and this invocation's retry must then terminate, not wait.
-  memo.removed.add(node.id);
   // Without force: swarmkit itself refuses a node that is Ready again.
-  const removal = await deps.swarm.removeNode(node.id);
-  if (removal !== 'removed') memo.removed.delete(node.id);
-  if (removal === 'not-found') {
-    // Another delivery removed it between our read and now: that one finishes the job.
-    return {
-      kind: 'skipped',
-      target: name,
-      node: node.id,
-      reason: 'in-progress',
-      detail: 'another delivery is replacing this node',
-    };
-  }
+  const removal = await removeOnce(deps, memo, node);
+  if (removal === 'not-found') return removedByAnother(name, node);
   if (removal === 'not-down') return cameBack(deps, name, node, role, instance, steps, log);
   steps.push(`removed ${node.hostname}`);
   await announce(

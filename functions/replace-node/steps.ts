@@ -5,7 +5,7 @@ import type { NodeState } from '../../shared/swarm';
 import { releaseReplacement } from '../../shared/swarm-ledger';
 import type { RefuseReason } from './rules';
 import { INSTANCE_ID_LABEL, instanceIdPattern } from './target';
-import type { Refused, ReplaceNodeDeps } from './types';
+import type { Memo, Refused, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
 /** The small steps every path of a replacement shares: refusing, telling, giving back, finding the instance. */
 export async function refused(
@@ -95,4 +95,32 @@ export async function announce(
   text: string,
 ) {
   await deps.notifier.notify({ severity, title, text });
+}
+
+/**
+ * `docker node rm` without force, remembered in `memo` before the call: a removal whose answer
+ * is lost (Docker applied it, the connection dropped) leaves the node gone, and this
+ * invocation's retry must then finish, not wait. 'not-found': another delivery removed it
+ * (it finishes the job); 'not-down': swarmkit refused, the node is Ready again.
+ */
+export async function removeOnce(
+  deps: ReplaceNodeDeps,
+  memo: Memo,
+  node: NodeState,
+): Promise<'removed' | 'not-found' | 'not-down'> {
+  memo.removed.add(node.id);
+  const removal = await deps.swarm.removeNode(node.id);
+  if (removal !== 'removed') memo.removed.delete(node.id);
+  return removal;
+}
+
+/** The outcome for a node another delivery removed first. */
+export function removedByAnother(name: string, node: NodeState): ReplaceOutcome {
+  return {
+    kind: 'skipped',
+    target: name,
+    node: node.id,
+    reason: 'in-progress',
+    detail: 'another delivery removed this node; it finishes the job',
+  };
 }

@@ -30,11 +30,31 @@ describe('settings', () => {
     ],
     [{ SCALE_IN_DRAIN_TIMEOUT_SECONDS: '15m' }, /SCALE_IN_DRAIN_TIMEOUT_SECONDS must be a whole number/],
     [{ SLACK_WEBHOOK_URL: 'javascript:alert(1)' }, /SLACK_WEBHOOK_URL/],
+    [{ SWARM_MANAGERS: 'tcp://10.0.0.2:2376,http://evil/' }, /SWARM_MANAGERS "http:\/\/evil\/" must be unix/],
+    [
+      { SWARM_MANAGERS: Array.from({ length: 21 }, (_, i) => `unix:///m${i}.sock`).join(',') },
+      /SWARM_MANAGERS at most 20/,
+    ],
+    [{ DOCKER_PORT: '70000' }, /DOCKER_PORT must be a whole number from 1 to 65535/],
     [{ SETTINGS_PREFIX: 'no-leading-slash' }, /SETTINGS_PREFIX/],
     [{ DOCKER_TLS_VERIFY: '1', DOCKER_HOST: 'tcp://10.0.0.1:2376' }, /DOCKER_CERT_PATH/],
     [{ LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
   ])('fails the start naming the variable for %o', (env, message) => {
     expect(() => parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', ...env })).toThrow(message);
+  });
+
+  it('reads the further managers of the pool and their Docker API port', () => {
+    const s = parseSettings({
+      WEBHOOK_TOKENS: 'a-token-of-16-chars',
+      SWARM_MANAGERS: ' tcp://10.0.0.2:2376 , unix:///run/m3.sock,',
+      DOCKER_PORT: '2377',
+    });
+    expect(s.docker.managers).toEqual(['tcp://10.0.0.2:2376', 'unix:///run/m3.sock']);
+    expect(s.docker.port).toBe(2377);
+    expect(parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars' }).docker).toMatchObject({
+      managers: [],
+      port: 2376,
+    });
   });
 
   it('reads how many workers one scale-in may drain', () => {
