@@ -15,6 +15,8 @@ export interface InstanceInfo {
   readonly state: string;
   readonly privateIp: string | undefined;
   readonly tags: Readonly<Record<string, string>>;
+  /** When EC2 launched it: an instance launched after a node joined cannot be that node's. */
+  readonly launchTime: Date | undefined;
 }
 
 /** Tags we write on an instance that is being replaced: the state of a replacement in progress. */
@@ -23,6 +25,8 @@ export const REPLACING_NODE_TAG = 'swarm-reflex:replacing-node';
 export const REPLACING_SINCE_TAG = 'swarm-reflex:replacing-since';
 export const REPLACING_HOSTNAME_TAG = 'swarm-reflex:replacing-hostname';
 export const REPLACING_ROLE_TAG = 'swarm-reflex:replacing-role';
+/** Written once our removal of the node succeeded: what lets a later caller finish (terminate) the replacement. */
+export const REPLACING_REMOVED_TAG = 'swarm-reflex:replacing-removed';
 /** A replacement whose first caller has not finished after this long is resumed by the next caller (or the sweep). */
 export const REPLACEMENT_RESUME_AFTER_MS = 60_000;
 export const REPLACING_TAGS = [
@@ -53,7 +57,13 @@ export interface CloudInstances {
 function toInfo(i: Instance): InstanceInfo {
   const tags: Record<string, string> = {};
   for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
-  return { id: i.InstanceId ?? '', state: i.State?.Name ?? 'unknown', privateIp: i.PrivateIpAddress, tags };
+  return {
+    id: i.InstanceId ?? '',
+    state: i.State?.Name ?? 'unknown',
+    privateIp: i.PrivateIpAddress,
+    tags,
+    launchTime: i.LaunchTime,
+  };
 }
 
 export function createCloudInstances(

@@ -15,7 +15,12 @@ export type LedgerSwarm = Pick<SwarmNodes, 'inspectSwarm' | 'updateSwarm'>;
 export const REPLACEMENT_CLAIM_PREFIX = 'com.swarm-reflex.replacing.';
 /** Written by earlier versions after a removal (on-prem only); read as claims, pruned like them. */
 const LEGACY_REMOVAL_PREFIX = 'com.swarm-reflex.removed.';
-/** When the last node-scale decision (out or in) was claimed: the cooldown every caller shares. */
+/**
+ * The last node-scale decision (out or in), the cooldown every caller shares:
+ * `<claimed at> <token>` (an ISO time, and a random token of the call that claimed it, so that a
+ * call knows its own claim when the answer to its write was lost). Earlier versions wrote a bare
+ * time: read as the claim of some other call.
+ */
 export const NODE_SCALE_CLAIM_LABEL = 'com.swarm-reflex.node-scale-at';
 
 const ONE_HOUR_MS = 3_600_000;
@@ -27,6 +32,8 @@ export interface ReplacementClaim {
   readonly downSince: Date;
   /** Its role when claimed: a retry after our own demotion still knows it replaces a manager. */
   readonly role: 'manager' | 'worker' | undefined;
+  /** A ghost's removal (its instance is gone, nothing is terminated): takes no slot of the hourly limit. */
+  readonly ghost?: boolean;
 }
 
 /** The replacement claims on the swarm, newest first; unparseable values are ignored (and pruned). */
@@ -39,7 +46,7 @@ export function readReplacementClaims(labels: Readonly<Record<string, string>>):
         ? LEGACY_REMOVAL_PREFIX
         : undefined;
     if (!prefix) continue;
-    const [claimed, down, role] = value.split(' ');
+    const [claimed, down, role, kind] = value.split(' ');
     const claimedAt = new Date(claimed ?? '');
     const downSince = new Date(down ?? claimed ?? '');
     if (Number.isNaN(claimedAt.getTime()) || Number.isNaN(downSince.getTime())) continue;
@@ -48,6 +55,7 @@ export function readReplacementClaims(labels: Readonly<Record<string, string>>):
       claimedAt,
       downSince,
       role: role === 'manager' || role === 'worker' ? role : undefined,
+      ghost: kind === 'ghost',
     });
   }
   return claims.sort((a, b) => b.claimedAt.getTime() - a.claimedAt.getTime());
@@ -60,7 +68,7 @@ export function recentClaimsOfOthers(
   now: Date,
 ): ReplacementClaim[] {
   const cutoff = now.getTime() - ONE_HOUR_MS;
-  return claims.filter((c) => c.nodeId !== nodeId && c.claimedAt.getTime() > cutoff);
+  return claims.filter((c) => c.nodeId !== nodeId && !c.ghost && c.claimedAt.getTime() > cutoff);
 }
 
 /** Labels that are expired (older than an hour) or unreadable: removed by the next write. */
@@ -94,7 +102,8 @@ export async function claimReplacement(
       [REPLACEMENT_CLAIM_PREFIX + claim.nodeId]: [
         claim.claimedAt.toISOString(),
         claim.downSince.toISOString(),
-        ...(claim.role ? [claim.role] : []),
+        claim.role ?? 'worker',
+        ...(claim.ghost ? ['ghost'] : []),
       ].join(' '),
     },
   });
@@ -117,13 +126,22 @@ export async function releaseReplacement(swarm: LedgerSwarm, nodeId: string, att
   }
 }
 
-/** When the node-scale cooldown was last claimed, if ever. */
-export function readNodeScaleClaim(labels: Readonly<Record<string, string>>): Date | undefined {
-  const at = new Date(labels[NODE_SCALE_CLAIM_LABEL] ?? '');
-  return Number.isNaN(at.getTime()) ? undefined : at;
+/** When the node-scale cooldown was last claimed, if ever, and by which call (no token: an earlier version). */
+export function readNodeScaleClaim(
+  labels: Readonly<Record<string, string>>,
+): { at: Date; token: string | undefined } | undefined {
+  const [time = '', token] = (labels[NODE_SCALE_CLAIM_LABEL] ?? '').split(' ');
+  const at = new Date(time);
+  return Number.isNaN(at.getTime()) ? undefined : { at, token: token || undefined };
 }
 
 /** Claims the node-scale cooldown in one versioned swarm update; VersionConflictError when raced. */
-export async function claimNodeScale(swarm: LedgerSwarm, info: SwarmInfo, now: Date): Promise<void> {
-  await swarm.updateSwarm(info, { labels: { [NODE_SCALE_CLAIM_LABEL]: now.toISOString() } });
+export async function claimNodeScale(
+  swarm: LedgerSwarm,
+  info: SwarmInfo,
+  claim: { at: Date; token: string },
+): Promise<void> {
+  await swarm.updateSwarm(info, {
+    labels: { [NODE_SCALE_CLAIM_LABEL]: `${claim.at.toISOString()} ${claim.token}` },
+  });
 }

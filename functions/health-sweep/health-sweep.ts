@@ -1,5 +1,5 @@
 import type { WorkerGroup } from '../../shared/autoscaling';
-import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/ec2';
+import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS, REPLACING_NODE_TAG } from '../../shared/ec2';
 import { QuorumLostError, ReflexError, VersionConflictError } from '../../shared/errors';
 import { joinParameterNames, managerAddresses } from '../../shared/join-parameters';
 import type { Dispatcher, DispatchResult } from '../../shared/lambda-dispatch';
@@ -92,6 +92,13 @@ export type Finding =
       instance: string;
       node: string;
       action: 'watching' | 'dispatched' | 'not-dispatched' | 'dispatch-failed' | 'not-due' | 'dry-run';
+    })
+  | (FindingBase & {
+      kind: 'replacement-unfinished';
+      /** EC2 could not list the tagged instances: none is named, and the next sweep reads again. */
+      instance: null;
+      node: null;
+      action: 'read-failed';
     })
   | (FindingBase & {
       kind: 'join-tokens';
@@ -529,8 +536,27 @@ async function halfDoneReplacements(ctx: Context, nodes: readonly NodeState[]): 
   if (!deps.replacements) return [];
   const timing = { intervalMs: ctx.intervalMs, graceMs: deps.settings.nodeDownGraceSeconds * 1_000 };
   const findings: Finding[] = [];
-  // A failed EC2 read is thrown: the sweep fails, Lambda retries it, and it is counted as an error.
-  for (const r of unfinishedReplacements(await deps.replacements.list(), nodes, input.at, timing)) {
+  // A failed EC2 read is a finding, never thrown: a failed sweep is retried by Lambda with the
+  // same event, which would send the messages already sent again and skip the checks after this one.
+  let tagged: InstanceInfo[];
+  try {
+    tagged = await deps.replacements.list();
+  } catch (error) {
+    input.log.error('listing the half-done replacements failed', { error });
+    return [
+      {
+        kind: 'replacement-unfinished',
+        severity: 'warning',
+        subject: REPLACING_NODE_TAG,
+        since: null,
+        instance: null,
+        node: null,
+        action: 'read-failed',
+        detail: `could not list the instances tagged ${REPLACING_NODE_TAG} (half-done replacements): ${errorText(error)}; the next sweep reads them again.`,
+      },
+    ];
+  }
+  for (const r of unfinishedReplacements(tagged, nodes, input.at, timing)) {
     const base = {
       kind: 'replacement-unfinished' as const,
       instance: r.instance.id,

@@ -1,21 +1,43 @@
 import type { CloudInstances, InstanceInfo } from '../../shared/ec2';
 import type { Logger } from '../../shared/logger';
 import type { NodeState } from '../../shared/swarm';
-import { decideGhostRemoval, stormLimit } from './rules';
+import { claimReplacement, readReplacementClaims } from '../../shared/swarm-ledger';
+import { downSinceOf } from './down-since';
+import { decideGhostRemoval, nodesBackedBy, stormLimit } from './rules';
 import { announce, cameBack, findInstance, isLive, refused, removedByAnother, removeOnce } from './steps';
+import { INSTANCE_ID_LABEL } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
 /**
- * Whether the instance behind a down node is gone for good: EC2 says terminated (or
- * shutting down), or lists no such instance while it does list this cluster's running ones
- * (so "none" is an answer, not a blind spot: a wrong region, a role that sees nothing).
+ * Why a node's own instance is known to be gone, or undefined when that is not known. Gone:
+ * - its labelled instance (`aws.instance-id`) is terminated or shutting down, or EC2 no longer
+ *   lists it while it does list this cluster's running instances ("none" is then an answer,
+ *   not a blind spot: a wrong region, a role that sees nothing);
+ * - the instance found for it (by label or address) runs another listed node;
+ * - an unlabelled node's address is held by an instance launched after the node joined.
+ * An unlabelled node with nothing at its address is NOT known to be gone: it may sit behind
+ * NAT, in another VPC, or on-prem.
  */
-export async function instanceGone(
+export async function ghostEvidence(
   cloud: CloudInstances,
+  node: NodeState,
   instance: InstanceInfo | undefined,
-): Promise<boolean> {
-  if (instance) return !isLive(instance);
-  return cloud.clusterVisible();
+  nodes: readonly NodeState[],
+): Promise<string | undefined> {
+  if (instance) {
+    const others = nodesBackedBy(instance, nodes, node.id);
+    if (others.length > 0)
+      return `its instance ${instance.id} now runs node ${others.map((n) => `${n.hostname} (${n.id})`).join(', ')}`;
+  }
+  if (node.engineLabels[INSTANCE_ID_LABEL] !== undefined) {
+    if (instance) return isLive(instance) ? undefined : `its instance ${instance.id} is ${instance.state}`;
+    return (await cloud.clusterVisible())
+      ? `EC2 no longer lists its instance ${node.engineLabels[INSTANCE_ID_LABEL]}`
+      : undefined;
+  }
+  if (instance?.launchTime !== undefined && instance.launchTime.getTime() > node.createdAt.getTime())
+    return `its address is now held by ${instance.id}, launched ${instance.launchTime.toISOString()}, after the node joined`;
+  return undefined;
 }
 
 /**
@@ -31,29 +53,30 @@ export async function ghostsAmong(
   const down = nodes.filter((n) => n.state === 'down');
   if (down.length <= stormLimit(nodes.length, maxDownShare)) return new Set();
   const others = down.filter((n) => n.id !== target.id);
-  const gone = await Promise.all(others.map(async (n) => instanceGone(cloud, await findInstance(cloud, n))));
+  const gone = await Promise.all(
+    others.map(async (n) => ghostEvidence(cloud, n, await findInstance(cloud, n), nodes)),
+  );
   return new Set(others.filter((_, i) => gone[i]).map((n) => n.id));
 }
 
 /**
- * A ghost leaves the swarm: no grace period (the machine cannot come back), no storm guard,
- * no slot of the hourly limit (nothing is terminated), but quorum-safe, and without
- * `--force` like every removal: a node that is Ready after all stays.
+ * A ghost leaves the swarm after the grace period: no storm guard, no slot of the hourly
+ * limit (nothing is terminated), quorum-safe, and without `--force` like every removal: a
+ * node that is Ready after all stays.
  */
 export async function removeGhost(
   deps: ReplaceNodeDeps,
-  name: string,
-  nodes: readonly NodeState[],
-  node: NodeState,
+  target: { name: string; nodes: readonly NodeState[]; node: NodeState; gone: string },
   instance: InstanceInfo | undefined,
-  dryRun: boolean,
-  log: Logger,
-  memo: Memo,
+  run: { now: Date; dryRun: boolean; log: Logger; memo: Memo },
 ): Promise<ReplaceOutcome> {
-  const gone = instance
-    ? `its instance ${instance.id} is ${instance.state}`
-    : `no instance of this cluster exists for it any more (engine label or address ${node.address || 'unknown'})`;
-  const verdict = decideGhostRemoval(nodes, node);
+  const { name, nodes, node, gone } = target;
+  const { now, dryRun, log, memo } = run;
+  // A ghost manager we demoted earlier: its claim keeps the down-since our demotion moved.
+  const ledger = await deps.swarm.inspectSwarm();
+  const own = readReplacementClaims(ledger.labels).find((c) => c.nodeId === node.id);
+  const downSince = downSinceOf(node, own);
+  const verdict = decideGhostRemoval(nodes, node, now, deps.settings.nodeDownGraceSeconds, downSince);
   if (verdict.kind === 'refuse')
     return refused(deps, name, node, verdict.reason, `${verdict.detail} (${gone})`, verdict.severity);
   if (dryRun) {
@@ -69,7 +92,17 @@ export async function removeGhost(
       ],
     };
   }
-  if (node.role === 'manager') await deps.swarm.demoteNode(node);
+  if (node.role === 'manager') {
+    if (!own)
+      await claimReplacement(deps.swarm, ledger, {
+        nodeId: node.id,
+        claimedAt: now,
+        downSince,
+        role: 'manager',
+        ghost: true,
+      });
+    await deps.swarm.demoteNode(node);
+  }
   const removal = await removeOnce(deps, memo, node);
   if (removal === 'not-found') return removedByAnother(name, node);
   if (removal === 'not-down') return cameBack(deps, name, node, node.role, undefined, [], log);
@@ -82,7 +115,7 @@ export async function removeGhost(
     node: node.id,
     hostname: node.hostname,
     role: node.role,
-    instance: instance?.id,
+    instance: instance && !isLive(instance) ? instance.id : undefined,
     detail,
   };
 }

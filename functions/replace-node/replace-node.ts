@@ -2,20 +2,22 @@ import {
   type InstanceInfo,
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
+  REPLACING_REMOVED_TAG,
   REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
 } from '../../shared/ec2';
 import { DependencyUnavailableError, QuorumLostError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { retryAttempt } from '../../shared/retry';
-import type { NodeState } from '../../shared/swarm';
+import { SCALE_IN_LABEL } from '../../shared/scale-in';
 import {
   claimReplacement,
   type ReplacementClaim,
   readReplacementClaims,
   recentClaimsOfOthers,
 } from '../../shared/swarm-ledger';
-import { ghostsAmong, instanceGone, removeGhost } from './ghost';
+import { downSinceOf } from './down-since';
+import { ghostEvidence, ghostsAmong, removeGhost } from './ghost';
 import { resume } from './resume';
 import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
 import {
@@ -31,6 +33,7 @@ import {
 import { describeTarget, resolveTarget, type Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
+export { DEMOTION_CLOCK_SKEW_MS, downSinceOf } from './down-since';
 export {
   decideReplacement,
   hasQuorum,
@@ -110,13 +113,17 @@ async function attempt(
   if (node === 'ambiguous')
     return refused(deps, name, undefined, 'ambiguous-target', `several nodes match ${name}`, 'warning');
   if (!node) return resume(deps, target, name, nodes, now, log, memo);
+  if (node.labels[SCALE_IN_LABEL] !== undefined) {
+    const detail = `node ${node.hostname} is being scaled in: its scale-in terminates it through its group (which shrinks), not a replacement`;
+    return refused(deps, name, node, 'scaling-in', detail, undefined);
+  }
 
   // The instance behind the node, and whether it is ours to terminate.
   let instance: InstanceInfo | undefined;
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
-    if (node.state === 'down' && (await instanceGone(deps.cloud, instance)))
-      return removeGhost(deps, name, nodes, node, instance, dryRun, log, memo);
+    const gone = node.state === 'down' ? await ghostEvidence(deps.cloud, node, instance, nodes) : undefined;
+    if (gone) return removeGhost(deps, { name, nodes, node, gone }, instance, { now, dryRun, log, memo });
     const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);
     // Only refuse loudly once the node is really a candidate; a Ready node is routine.
     if (refusal)
@@ -204,6 +211,10 @@ async function attempt(
     `${role} ${node.hostname} (${node.id}) was down since ${downSince.toISOString()}.`,
   );
   if (instance && deps.cloud && isLive(instance)) {
+    // What lets a later caller finish this one (a claim also does, for the hour it lasts).
+    await deps.cloud
+      .tagInstance(instance.id, { [REPLACING_REMOVED_TAG]: now.toISOString() })
+      .catch((error: unknown) => log.warn('could not tag the removal; the claim covers it', { error }));
     await deps.cloud.terminateInstance(instance.id);
     steps.push(`terminated ${instance.id}`);
     await announce(
@@ -226,24 +237,6 @@ async function attempt(
       ? 'node removed; the Auto Scaling group replaces the instance'
       : 'node removed from the swarm; no instance was replaced (no cloud configured)',
   };
-}
-
-/** How long after our claim our own demotion writes the node (tagging happens in between). */
-export const DEMOTION_WINDOW_MS = 30_000;
-
-/**
- * Since when the node is down. Its UpdatedAt, unless the last write to it was our own
- * demotion: a manager we claimed, now a worker, written within moments of the claim. Then
- * the claim's down-since is the truth. A node that came back and went down again after the
- * claim has a later UpdatedAt than that window, and waits a full grace period again.
- */
-export function downSinceOf(node: NodeState, own: ReplacementClaim | undefined): Date {
-  if (!own || own.role !== 'manager' || node.role !== 'worker') return node.updatedAt;
-  // Either way round: the claim's time is the function's clock, UpdatedAt the manager's.
-  const afterClaim = node.updatedAt.getTime() - own.claimedAt.getTime();
-  return Math.abs(afterClaim) <= DEMOTION_WINDOW_MS && own.downSince < node.updatedAt
-    ? own.downSince
-    : node.updatedAt;
 }
 
 async function quorumLost(deps: ReplaceNodeDeps, error: unknown): Promise<boolean> {

@@ -3,12 +3,14 @@ import {
   REPLACEMENT_RESUME_AFTER_MS,
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
+  REPLACING_REMOVED_TAG,
   REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
   REPLACING_TAGS,
 } from '../../shared/ec2';
 import type { Logger } from '../../shared/logger';
 import type { NodeState } from '../../shared/swarm';
+import { readReplacementClaims } from '../../shared/swarm-ledger';
 import { nodesBackedBy, quorumRefusal } from './rules';
 import { announce, isLive, refused } from './steps';
 import type { Target } from './target';
@@ -72,6 +74,21 @@ export async function resume(
       undefined,
       'instance-in-use',
       `${instance.id} was tagged for node ${nodeId}, which left, but it now runs node ${backing.map((n) => `${n.hostname} (${n.id})`).join(', ')}: not terminating it; its stale tags were removed`,
+      'warning',
+    );
+  }
+  // Tags alone are no proof: only our own removal (its tag, or a claim still on the swarm) is.
+  const claimed = readReplacementClaims((await deps.swarm.inspectSwarm()).labels).some(
+    (c) => c.nodeId === nodeId && c.ghost !== true,
+  );
+  if (!claimed && instance.tags[REPLACING_REMOVED_TAG] === undefined && !memo.removed.has(nodeId)) {
+    await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
+    return refused(
+      deps,
+      name,
+      undefined,
+      'stale-tags',
+      `${instance.id} was tagged for node ${nodeId}, which left the swarm, but no removal of ours is recorded (no claim, no ${REPLACING_REMOVED_TAG} tag): the tags were stale and are removed; nothing was terminated`,
       'warning',
     );
   }

@@ -16,7 +16,9 @@ export type RefuseReason =
   | 'rate-limited'
   | 'no-instance'
   | 'not-cluster-instance'
-  | 'instance-in-use';
+  | 'instance-in-use'
+  | 'stale-tags'
+  | 'scaling-in';
 
 export interface SafetySettings {
   nodeDownGraceSeconds: number;
@@ -109,16 +111,29 @@ export function decideReplacement(
 }
 
 /**
- * A ghost — a down node whose instance EC2 confirms terminated or gone — leaves the swarm
- * without the grace period, the storm guard or the hourly limit: nothing is terminated and
- * the machine cannot come back. Quorum still rules: a ghost manager is demoted only when
- * the rest keep a majority.
+ * A ghost — a down node whose own instance is confirmed gone — leaves the swarm without the
+ * storm guard or the hourly limit (nothing is terminated, the machine cannot come back), but
+ * after the same grace period as any node (a confirmation can be wrong for a few seconds:
+ * EC2 is eventually consistent) and quorum-safe: a ghost manager is demoted only when the rest
+ * keep a majority.
  */
-export function decideGhostRemoval(nodes: readonly NodeState[], node: NodeState): Verdict {
+export function decideGhostRemoval(
+  nodes: readonly NodeState[],
+  node: NodeState,
+  now: Date,
+  graceSeconds: number,
+  downSince: Date,
+): Verdict {
   const lost = quorumRefusal(nodes);
   if (lost) return lost;
   if (node.state !== 'down') {
     return refuse('node-not-down', `node ${node.hostname} is ${node.state}, not down`);
+  }
+  if (now.getTime() - downSince.getTime() < graceSeconds * 1_000) {
+    return refuse(
+      'within-grace',
+      `node ${node.hostname} is down since ${downSince.toISOString()}, less than the grace period of ${graceSeconds} s`,
+    );
   }
   return managerRemoval(nodes, node) ?? { kind: 'proceed' };
 }
@@ -176,6 +191,16 @@ export function checkInstance(
     return {
       reason: 'not-cluster-instance',
       detail: `instance ${instance.id} of node ${node.hostname} does not carry this cluster's tag ${clusterTag?.key}=${clusterTag?.value}; not touching it`,
+    };
+  }
+  if (
+    node.engineLabels[INSTANCE_ID_LABEL] === undefined &&
+    instance.launchTime !== undefined &&
+    instance.launchTime.getTime() > node.createdAt.getTime()
+  ) {
+    return {
+      reason: 'instance-in-use',
+      detail: `instance ${instance.id} at ${node.hostname}'s address was launched ${instance.launchTime.toISOString()}, after the node joined (${node.createdAt.toISOString()}): it is not that node's (the address was reused)`,
     };
   }
   const others = nodesBackedBy(instance, nodes, node.id);

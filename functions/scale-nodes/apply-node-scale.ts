@@ -53,7 +53,7 @@ export interface CallMemo {
    * shows on the re-read as the capacity we set: that is our scale-out, not someone's cooldown.
    */
   unanswered?: { from: number; to: number };
-  /** The node-scale claim this call wrote: its own retries are not cooled down by it. */
+  /** The node-scale claim this call wrote (recorded before the write): its own retries are not cooled down by it. */
   claim?: OwnClaim;
   /** A change went through (capacity set, a worker drained or handed back): the claim stays whatever happens next. */
   acted: boolean;

@@ -187,7 +187,7 @@ async function decideAndApply(
   if (decision.kind === 'skip') return { kind: 'skipped', reason: decision.reason, detail: decision.detail };
   if (input.dryRun) return { kind: 'skipped', reason: 'dry-run', detail: `would ${plan(decision)}` };
   // One decision at a time across every caller: lose this race and the next attempt reads the winner's claim.
-  memo.claim = await claimCooldown(deps.swarm, swarm, now, memo.claim);
+  await claimCooldown(deps.swarm, swarm, now, memo);
   if (decision.kind === 'scale-out') return scaleOut(deps, group, state, decision, memo);
   if (decision.kind === 'cancel-drain') return cancelDrains(deps, state, decision, memo);
   return scaleIn(deps, state, decision, now, memo);

@@ -39,6 +39,7 @@ const done: Record<ActionKey, string> = {
   'replacement-unfinished/dispatch-failed': 'dispatch FAILED',
   'replacement-unfinished/not-due': 'none (once per grace window)',
   'replacement-unfinished/dry-run': 'would dispatch replace-node',
+  'replacement-unfinished/read-failed': 'EC2 read FAILED',
   'join-tokens/dispatched': 'sync-join-tokens dispatched',
   'join-tokens/not-dispatched': 'nothing dispatched',
   'join-tokens/dispatch-failed': 'dispatch FAILED',

@@ -14,6 +14,8 @@ export interface FakeInstance {
   state: string;
   privateIp: string;
   tags: Record<string, string>;
+  /** EC2's LaunchTime; unset: launched long ago. */
+  launchTime?: Date;
 }
 
 /**
@@ -77,6 +79,7 @@ export function fakeEc2(instances: FakeInstance[]) {
             InstanceId: i.id,
             State: { Name: i.state },
             PrivateIpAddress: i.privateIp,
+            LaunchTime: i.launchTime ?? new Date('2026-01-01T00:00:00Z'),
             Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
           })),
         },

@@ -1,3 +1,4 @@
+import { GetParametersCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromAddresses, managerEndpoints } from '../../../shared/manager-endpoints';
 import { createParameterStore } from '../../../shared/parameters';
@@ -54,6 +55,27 @@ describe('the manager pool endpoints', () => {
     expect(await asFunction('scale-service', read)).toContain('tcp://10.0.1.5:2376');
     ssm.hooks.fail = undefined;
     t = 600_000;
+    expect(await asFunction('scale-service', read)).toContain('tcp://10.0.9.9:2376');
+  });
+
+  it('tries SSM again 30 s after a failed read, not a whole TTL later, serving the last list meanwhile', async () => {
+    let t = 0;
+    const { ssm, read } = endpoints(() => t);
+    ssm.store.set(NAME, { value: '10.0.1.5:2377', type: 'String', modified: new Date() });
+    await asFunction('scale-service', read);
+    t = 300_000;
+    ssm.hooks.fail = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    expect(await asFunction('scale-service', read)).toContain('tcp://10.0.1.5:2376');
+    ssm.hooks.fail = undefined;
+    ssm.store.set(NAME, { value: '10.0.9.9:2377', type: 'String', modified: new Date() });
+    t = 329_999;
+    expect(await asFunction('scale-service', read)).toContain('tcp://10.0.1.5:2376');
+    expect(ssm.mock.commandCalls(GetParametersCommand)).toHaveLength(2);
+    t = 330_000;
+    expect(await asFunction('scale-service', read)).toContain('tcp://10.0.9.9:2376');
+    // A good read is kept for the whole TTL again.
+    ssm.store.set(NAME, { value: '10.0.7.7:2377', type: 'String', modified: new Date() });
+    t = 629_999;
     expect(await asFunction('scale-service', read)).toContain('tcp://10.0.9.9:2376');
   });
 

@@ -26,7 +26,7 @@ describe('the replacement ledger on the swarm object', () => {
       role: 'manager',
     });
     expect(readReplacementClaims(swarm.swarm.labels)).toEqual([
-      { nodeId: 'n1', claimedAt: now, downSince: ago(600), role: 'manager' },
+      { nodeId: 'n1', claimedAt: now, downSince: ago(600), role: 'manager', ghost: false },
     ]);
   });
 
@@ -105,12 +105,19 @@ describe('the replacement ledger on the swarm object', () => {
 });
 
 describe('the node-scale claim', () => {
-  it('is read back as the time it was claimed, and absent or unreadable as never', async () => {
+  it('is read back as the time it was claimed and the token of its caller, and absent or unreadable as never', async () => {
     const swarm = new FakeNodes();
     expect(readNodeScaleClaim(swarm.swarm.labels)).toBeUndefined();
-    await claimNodeScale(swarm, await swarm.inspectSwarm(), now);
-    expect(swarm.swarm.labels[NODE_SCALE_CLAIM_LABEL]).toBe(now.toISOString());
-    expect(readNodeScaleClaim(swarm.swarm.labels)).toEqual(now);
+    await claimNodeScale(swarm, await swarm.inspectSwarm(), { at: now, token: '5eed' });
+    expect(swarm.swarm.labels[NODE_SCALE_CLAIM_LABEL]).toBe(`${now.toISOString()} 5eed`);
+    expect(readNodeScaleClaim(swarm.swarm.labels)).toEqual({ at: now, token: '5eed' });
     expect(readNodeScaleClaim({ [NODE_SCALE_CLAIM_LABEL]: 'soon' })).toBeUndefined();
+  });
+
+  it('reads a bare time, as earlier versions wrote it, as a claim without a token', () => {
+    expect(readNodeScaleClaim({ [NODE_SCALE_CLAIM_LABEL]: now.toISOString() })).toEqual({
+      at: now,
+      token: undefined,
+    });
   });
 });

@@ -699,4 +699,27 @@ describe('half-done replacements', () => {
     ]);
     expect(s.dispatch.calls).toHaveLength(2);
   });
+
+  it('reports a failed EC2 read as a finding and still runs every other check, so that no retry repeats its messages', async () => {
+    const s = setup();
+    const ec2 = fakeEc2([tagged('nodegone', ago(90))]);
+    cleanups.push(() => ec2.mock.restore());
+    const cloud = createCloudInstances(ec2.client, { key: 'swarm-reflex:cluster', value: 'unit' });
+    s.deps.replacements = { list: cloud.listReplacements };
+    ec2.hooks.fail = Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' });
+    down(s.nodes, 'w2', ago(301));
+    const { outcomes } = await s.run(T);
+    expect(outcomes).toEqual([
+      expect.objectContaining({ kind: 'node-down', node: s.nodes.node('w2').id, action: 'dispatched' }),
+      expect.objectContaining({
+        kind: 'replacement-unfinished',
+        severity: 'warning',
+        action: 'read-failed',
+        detail: expect.stringContaining('RequestLimitExceeded'),
+      }),
+      // The checks after it ran too.
+      expect.objectContaining({ kind: 'join-tokens', action: 'not-checked' }),
+    ]);
+    expect(s.dispatch.calls).toEqual([`replace-node ${s.nodes.node('w2').id}`]);
+  });
 });

@@ -465,14 +465,19 @@ describe('never the wrong action (races and AWS as it really behaves)', () => {
   }
 
   for (const labelled of [true, false]) {
-    it(`never tags or terminates an instance that backs another node (address reused, new node ${labelled ? 'labelled' : 'unlabelled'})`, async () => {
+    it(`never tags or terminates an instance that backs another node; the dead node is a ghost (address reused, new node ${labelled ? 'labelled' : 'unlabelled'})`, async () => {
       const { swarm, instances } = reusedAddress(labelled);
       const notifier = recordingNotifier();
       const result = await replace(deps(swarm, cloudFor(instances), notifier), { by: 'node', value: 'w1' });
-      expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'instance-in-use' });
+      expect(result.outcomes[0]).toMatchObject({
+        kind: 'removed-ghost',
+        hostname: 'w1',
+        instance: undefined,
+      });
+      expect(result.outcomes[0]?.detail).toContain('now runs node w4');
       expect(ec2?.terminated).toEqual([]);
       expect(ec2?.mock.commandCalls((await import('@aws-sdk/client-ec2')).CreateTagsCommand)).toHaveLength(0);
-      expect(swarm.removed).toEqual([]);
+      expect(swarm.removed).toEqual(['w1']);
       expect(instances[0]?.tags[REPLACING_NODE_TAG]).toBeUndefined();
     });
   }
@@ -580,6 +585,8 @@ describe('never the wrong action (races and AWS as it really behaves)', () => {
             [REPLACING_NODE_TAG]: 'nodem4gone00000000000000',
             [REPLACING_SINCE_TAG]: longAgo.toISOString(),
             'swarm-reflex:replacing-role': 'manager',
+            // Its node's removal was ours: what makes a resume terminate.
+            'swarm-reflex:replacing-removed': longAgo.toISOString(),
           },
         },
       ];
@@ -667,9 +674,12 @@ describe('downSinceOf', () => {
       demotedJustAfter,
     );
     expect(downSinceOf(node('manager', demotedJustAfter), claim)).toEqual(demotedJustAfter);
-    // Written long after the claim: it came back and went down again; the grace starts over.
+    // Demoted in a later delivery than the claim: still our demotion.
     const later = new Date(now.getTime() + 5 * 60_000);
-    expect(downSinceOf(node('worker', later), claim)).toEqual(later);
+    expect(downSinceOf(node('worker', later), claim)).toEqual(longAgo);
+    // Written well before the claim: not our write.
+    const before = new Date(now.getTime() - 10 * 60_000);
+    expect(downSinceOf(node('worker', before), { ...claim, downSince: new Date(0) })).toEqual(before);
   });
 });
 
@@ -767,5 +777,126 @@ describe('ghost nodes: down, and their instance is gone', () => {
     expect(result.outcomes[0]).toMatchObject({ kind: 'removed-ghost', role: 'manager' });
     expect(swarm.demoted).toEqual(['m3']);
     expect(swarm.removed).toEqual(['m3']);
+  });
+});
+
+describe('what a review found (each reproduced before the fix)', () => {
+  const tagged = { [cluster.key]: cluster.value };
+  const running = {
+    id: 'i-0000000000000a0ff',
+    state: 'running',
+    privateIp: '10.0.0.250',
+    tags: { ...tagged },
+  };
+
+  it('never calls a node a ghost on "not found" by address (NAT, another VPC, on-prem): no-instance, as before', async () => {
+    const { swarm } = cluster6();
+    const w1 = swarm.node('w1');
+    w1.engineLabels = {};
+    w1.address = '192.168.7.20';
+    const result = await replace(deps(swarm, cloudFor([running])), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'no-instance' });
+    expect(swarm.removed).toEqual([]);
+  });
+
+  it('gives a ghost the grace period too: a manager down 3 s whose instance EC2 does not find stays', async () => {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', {
+        role: 'manager',
+        state: 'down',
+        updatedAt: new Date(now.getTime() - 3_000),
+        engineLabels: { 'aws.instance-id': 'i-0123456789abcdef0' },
+      });
+    const result = await replace(deps(swarm, cloudFor([running])), { by: 'node', value: 'm3' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'within-grace' });
+    expect(swarm.demoted).toEqual([]);
+    expect(swarm.removed).toEqual([]);
+  });
+
+  it('never terminates a newer instance that got the address of an unlabelled dead node before it joined', async () => {
+    const { swarm } = cluster6();
+    const w1 = swarm.node('w1');
+    w1.engineLabels = {};
+    const fresh = {
+      id: 'i-0000000000000b001',
+      state: 'running',
+      privateIp: w1.address,
+      tags: { ...tagged },
+      launchTime: new Date(now.getTime() - 60_000),
+    };
+    const result = await replace(deps(swarm, cloudFor([fresh])), { by: 'node', value: 'w1' });
+    expect(ec2?.terminated).toEqual([]);
+    expect(fresh.tags[REPLACING_NODE_TAG]).toBeUndefined();
+    // The dead node's own instance is gone (its address is someone else's): a ghost, removed.
+    expect(result.outcomes[0]).toMatchObject({ kind: 'removed-ghost', hostname: 'w1' });
+  });
+
+  it('never terminates on stale tags alone: no claim and no removal of ours recorded → tags removed, nothing terminated', async () => {
+    const { swarm, instances } = cluster6();
+    const i = instances[0] as (typeof instances)[number];
+    // Tags of an attempt that never removed its node; the node left later by other means.
+    i.tags[REPLACING_NODE_TAG] = 'nodeleftbyhand0000000000';
+    i.tags[REPLACING_SINCE_TAG] = new Date(now.getTime() - 86_400_000).toISOString();
+    swarm.nodes = swarm.nodes.filter((n) => n.hostname !== 'w1');
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'instance-id', value: i.id });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'stale-tags' });
+    expect(ec2?.terminated).toEqual([]);
+    expect(i.tags[REPLACING_NODE_TAG]).toBeUndefined();
+  });
+
+  it('keeps the down-since time when the demotion came in a later delivery than the claim', async () => {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', { role: 'manager', state: 'down', updatedAt: longAgo });
+    const cloud = cloudFor([
+      {
+        id: 'i-0000000000000a003',
+        state: 'running',
+        privateIp: swarm.node('m3').address,
+        tags: { ...tagged },
+      },
+    ]);
+    swarm.node('m3').engineLabels = { 'aws.instance-id': 'i-0000000000000a003' };
+    const at = (s: number) => ({
+      ...deps(swarm, cloud),
+      clock: { now: () => new Date(now.getTime() + s * 1_000) },
+    });
+    // 1: claims, then EC2 throttles the tagging (every retry): 503.
+    const tag = cloud.tagInstance.bind(cloud);
+    const { awsUnavailable } = await import('../../../../shared/aws');
+    const throttled = awsUnavailable(
+      Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' }),
+      'tagging',
+    );
+    cloud.tagInstance = async () => {
+      throw throttled;
+    };
+    await expect(replace(at(0), { by: 'node', value: 'm3' })).rejects.toMatchObject({ retryable: true });
+    cloud.tagInstance = tag;
+    // 2: a minute later, demotes; the removal fails: 503.
+    swarm.clock = () => new Date(now.getTime() + 90_000);
+    const removeNode = swarm.removeNode.bind(swarm);
+    const { DependencyUnavailableError } = await import('../../../../shared/errors');
+    swarm.removeNode = async () => {
+      throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
+    };
+    await expect(replace(at(90), { by: 'node', value: 'm3' })).rejects.toMatchObject({ retryable: true });
+    expect(swarm.demoted).toEqual(['m3']);
+    swarm.removeNode = removeNode;
+    // 3: finishes at once, not "within grace" of our own demotion.
+    const result = await replace(at(100), { by: 'node', value: 'm3' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', role: 'manager' });
+  });
+
+  it('leaves a worker being scaled in to its scale-in (its group shrinks; no EC2 termination)', async () => {
+    const { swarm, instances } = cluster6();
+    swarm.node('w1').labels = { 'com.swarm-reflex.scale-in': longAgo.toISOString() };
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'scaling-in' });
+    expect(ec2?.terminated).toEqual([]);
+    expect(swarm.removed).toEqual([]);
   });
 });

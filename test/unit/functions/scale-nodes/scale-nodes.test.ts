@@ -8,8 +8,10 @@ import { bounds, decideNodeScale, parseNodeScale } from '../../../../functions/s
 import { type ScaleNodesDeps, scaleNodes } from '../../../../functions/scale-nodes/scale-nodes';
 import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
 import { createWorkerGroup, type GroupState } from '../../../../shared/autoscaling';
+import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/errors';
 import { createLogger } from '../../../../shared/logger';
 import { SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../../../shared/scale-in';
+import { NODE_SCALE_CLAIM_LABEL, readNodeScaleClaim } from '../../../../shared/swarm-ledger';
 import { autoScalingError, fakeAutoScaling } from '../../../support/fake-autoscaling';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
@@ -349,7 +351,9 @@ describe('scaleNodes: one node-scale decision at a time, as Auto Scaling really 
     await scaleNodes(deps, { webhook: webhook({ scale: 'up' }), override: undefined, dryRun: true, log });
     expect(swarm.swarm.labels).toEqual({});
     await run(deps, { scale: 'up' });
-    expect(swarm.swarm.labels).toEqual({ 'com.swarm-reflex.node-scale-at': clock.t.toISOString() });
+    expect(swarm.swarm.labels).toEqual({
+      'com.swarm-reflex.node-scale-at': expect.stringMatching(new RegExp(`^${clock.t.toISOString()} \\S+$`)),
+    });
   });
 
   it('gives its claim back when Auto Scaling refused the change, so that the retry scales', async () => {
@@ -367,6 +371,55 @@ describe('scaleNodes: one node-scale decision at a time, as Auto Scaling really 
       from: 3,
       to: 4,
     });
+  });
+});
+
+describe('scaleNodes: a claim whose answer was lost is still its own', () => {
+  /** The swarm applies the next update and then the answer is lost, once, with `error`. */
+  function loseNextAnswer(swarm: FakeNodes, error: Error) {
+    const write = swarm.updateSwarm.bind(swarm);
+    let lost = 1;
+    swarm.updateSwarm = async (info, change) => {
+      await write(info, change);
+      if (lost-- > 0) throw error;
+    };
+  }
+
+  for (const [how, error] of [
+    ['the manager answered 5xx or hung up', new DependencyUnavailableError('docker', 'socket hang up')],
+    [
+      'the pool retried on the next manager, which saw the write as "update out of sequence"',
+      new VersionConflictError('update out of sequence'),
+    ],
+  ] as const) {
+    it(`scales out when its own claim was written but the answer was lost (${how})`, async () => {
+      const { deps, swarm, asg: a, clock } = setup();
+      loseNextAnswer(swarm, error);
+      expect((await run(deps, { type: 'node', scale: 'up' })).outcomes).toEqual([
+        { kind: 'scaled', alert: 'n0', group: 'workers', from: 3, to: 4 },
+      ]);
+      expect(sentCapacities(a)).toEqual([4]);
+      // The claim stays: it cools the next caller down.
+      expect(readNodeScaleClaim(swarm.swarm.labels)?.at).toEqual(clock.t);
+      expect(word(await run(deps, { type: 'node', scale: 'up' }))).toBe('cooldown');
+    });
+  }
+
+  it('gives back a claim whose answer was lost when the change then does not happen', async () => {
+    const { deps, swarm, asg: a } = setup();
+    swarm.swarm.labels[NODE_SCALE_CLAIM_LABEL] = '2026-11-24T10:00:00.000Z';
+    loseNextAnswer(swarm, new DependencyUnavailableError('docker', 'socket hang up'));
+    a.hooks.failOn = (action) =>
+      action === 'SetDesiredCapacity' ? autoScalingError('ValidationError', 'refused') : undefined;
+    await expect(run(deps, { type: 'node', scale: 'up' })).rejects.toThrow();
+    expect(swarm.swarm.labels).toEqual({ [NODE_SCALE_CLAIM_LABEL]: '2026-11-24T10:00:00.000Z' });
+  });
+
+  it("reads a claim written by an earlier version (a bare time) as another caller's", async () => {
+    const { deps, swarm, asg: a, clock } = setup();
+    swarm.swarm.labels[NODE_SCALE_CLAIM_LABEL] = new Date(clock.t.getTime() - 10_000).toISOString();
+    expect(word(await run(deps, { type: 'node', scale: 'up' }))).toBe('cooldown');
+    expect(sentCapacities(a)).toEqual([]);
   });
 });
 
