@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AlertmanagerWebhook, parseWebhook } from './alertmanager';
 import { authenticate } from './auth';
 import { publicMessage, ReflexError, statusFor, ValidationError } from './errors';

@@ -1,7 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
 import { createCloudInstances } from '../../shared/ec2';
 import { ValidationError } from '../../shared/errors';

@@ -1,5 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { alertRef, parseWebhook } from '../../shared/alertmanager';
 import { createCloudInstances } from '../../shared/ec2';
 import { ValidationError } from '../../shared/errors';

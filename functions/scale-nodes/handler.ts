@@ -1,5 +1,5 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
 import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
 import { lazy } from '../../shared/lazy';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
 import type { Logger } from '../../shared/logger';
 import { isSwarmObjectName } from '../../shared/names';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SettingsError, ValidationError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { createParameterStore } from '../../shared/parameters';

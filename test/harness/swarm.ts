@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { onProcessExit } from './exit-hooks';
 import { isAlive, kill, pidsMentioning, processStart, sleep, sleepSync } from './proc';
 
