@@ -51,13 +51,27 @@ export interface ManagerPoolOptions {
   /** The client for one endpoint (created once per endpoint and TLS material by the caller). */
   client: (endpoint: string) => Promise<Docker>;
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** How long to wait before asking again when the managers that answered saw no leader. */
+  electionWaitMs?: number;
 }
+
+/** A leader election in swarmkit takes a few seconds; longer, and quorum is likely lost. */
+export const ELECTION_WAIT_MS = 3_000;
+
+type Skipped = { endpoint: string; why: Skip; detail: string };
 
 export function createManagerPool(options: ManagerPoolOptions): ManagerPool {
   const now = options.now ?? Date.now;
   let preferred: string | undefined;
   let leaderHost: string | undefined;
   let deadline: number | undefined;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const answered = (endpoint: string) => {
+    preferred = endpoint;
+    pool.current = endpoint;
+    noteManager(endpoint);
+  };
   const pool: ManagerPool & { current: string | undefined } = {
     current: undefined,
     setDeadline(epochMs) {
@@ -68,29 +82,38 @@ export function createManagerPool(options: ManagerPoolOptions): ManagerPool {
     },
     async run(op) {
       const endpoints = order(await options.endpoints(), preferred, leaderHost);
-      const skipped: Array<{ endpoint: string; why: Skip; detail: string }> = [];
-      for (const endpoint of endpoints) {
-        const until = deadline ?? invocationDeadline();
-        if (until !== undefined && now() >= until) break;
-        let result: Awaited<ReturnType<typeof op>>;
-        try {
-          result = await withinDeadline(op(await options.client(endpoint)), until, now);
-        } catch (error) {
-          const why = skipReason(error);
-          if (why === undefined) {
-            // This manager answered (a 404, a conflict, a refusal): that is the swarm's answer.
-            preferred = endpoint;
-            pool.current = endpoint;
-            noteManager(endpoint);
-            throw error;
+      let skipped: Skipped[] = [];
+      for (let round = 1; ; round++) {
+        skipped = [];
+        for (const endpoint of endpoints) {
+          const until = deadline ?? invocationDeadline();
+          if (until !== undefined && now() >= until) break;
+          let result: Awaited<ReturnType<typeof op>>;
+          try {
+            result = await withinDeadline(op(await options.client(endpoint)), until, now);
+          } catch (error) {
+            const why = skipReason(error);
+            if (why === undefined) {
+              // This manager answered (a 404, a conflict, a refusal): that is the swarm's answer.
+              answered(endpoint);
+              throw error;
+            }
+            skipped.push({ endpoint, why, detail: short(dockerErrorMessage(error)) });
+            continue;
           }
-          skipped.push({ endpoint, why, detail: short(dockerErrorMessage(error)) });
-          continue;
+          answered(endpoint);
+          return result;
         }
-        preferred = endpoint;
-        pool.current = endpoint;
-        noteManager(endpoint);
-        return result;
+        // "No leader" may be an election under way (a few seconds): ask once more before saying
+        // the swarm lost quorum — a person is then told to run a dangerous command.
+        const until = deadline ?? invocationDeadline();
+        const wait = options.electionWaitMs ?? ELECTION_WAIT_MS;
+        const again =
+          round === 1 &&
+          skipped.some((k) => k.why === 'no-leader') &&
+          (until === undefined || now() + wait < until);
+        if (!again) break;
+        await sleep(wait);
       }
       throw exhausted(endpoints, skipped);
     },
@@ -138,10 +161,7 @@ function hostOf(address: string): string {
  * lost quorum as far as any reachable manager can tell — say who answered and who did not,
  * because on the far side of a partition the majority may be working.
  */
-function exhausted(
-  endpoints: readonly string[],
-  skipped: ReadonlyArray<{ endpoint: string; why: Skip; detail: string }>,
-): Error {
+function exhausted(endpoints: readonly string[], skipped: readonly Skipped[]): Error {
   const tried = new Set(skipped.map((s) => s.endpoint));
   const untried = endpoints.filter((e) => !tried.has(e));
   const list = [

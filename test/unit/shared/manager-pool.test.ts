@@ -16,6 +16,7 @@ const noLeader = () =>
 function managers(behaviour: Record<string, () => unknown>) {
   const calls: string[] = [];
   const pool = createManagerPool({
+    sleep: async () => {},
     endpoints: async () => Object.keys(behaviour),
     client: async (endpoint) =>
       ({
@@ -73,6 +74,21 @@ describe('the manager pool', () => {
       /unix:\/\/\/m1: no-leader; unix:\/\/\/m2: no answer \(connect ECONNREFUSED/,
     );
     expect((error as Error).message).toMatch(/unix:\/\/\/m3: no answer \(context deadline exceeded\)/);
+  });
+
+  it('asks once more before saying quorum is lost: "no leader" may be an election under way', async () => {
+    let electing = true;
+    const m = managers({
+      'unix:///m1': () => {
+        if (electing) {
+          electing = false;
+          throw noLeader();
+        }
+        return ['new leader elected'];
+      },
+    });
+    expect(await m.list()).toEqual(['new leader elected']);
+    expect(m.calls).toEqual(['unix:///m1', 'unix:///m1']);
   });
 
   it('is unavailable (503) when no manager answers at all', async () => {
