@@ -3,7 +3,7 @@ import { type AlertmanagerWebhook, parseWebhook } from './alertmanager';
 import { authenticate } from './auth';
 import { publicMessage, ReflexError, statusFor, ValidationError } from './errors';
 import { parseJsonBody, readEvent } from './event';
-import { answeringManager, beginInvocation } from './invocation';
+import { answeringManager, withInvocation } from './invocation';
 import type { Logger } from './logger';
 import { countOutcomes } from './metrics';
 import type { LambdaTimeLeft } from './scheduled';
@@ -68,53 +68,57 @@ export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
 export function httpEdge<I, O extends { kind: string; reason?: string }>(
   options: EdgeOptions<I, O>,
 ): (event: unknown, context?: LambdaTimeLeft) => Promise<HttpResponse> {
+  return (event, context) => withInvocation(context, () => handleHttp(options, event));
+}
+
+async function handleHttp<I, O extends { kind: string; reason?: string }>(
+  options: EdgeOptions<I, O>,
+  event: unknown,
+): Promise<HttpResponse> {
   const { name, settings, logger } = options;
-  return async (event, context) => {
-    const started = Date.now();
-    beginInvocation(context);
-    let log = logger.child({ function: name });
-    let direct = false;
-    try {
-      const request = readEvent(event);
-      direct = request.kind === 'direct';
-      let payload: unknown;
-      let query: Readonly<Record<string, string>> = {};
-      if (request.kind === 'http') {
-        authenticate(request.headers.authorization, await options.tokens());
-        payload = parseJsonBody(request.body, settings.maxBodyBytes);
-        query = request.query;
-      } else {
-        payload = request.payload;
-      }
-      const { input, logKeys } = options.parse(payload);
-      if (logKeys) log = log.child(logKeys);
-      const result = await options.handle(input, { query, log });
-      countOutcomes(log, name, result.outcomes);
-      const manager = answeringManager();
-      log.info('request handled', {
-        status: 200,
-        outcomes: result.outcomes.length,
-        manager,
-        ms: Date.now() - started,
-      });
-      return respond(200, manager === undefined ? result : { ...result, manager });
-    } catch (error) {
-      const status = statusFor(error);
-      const level = status >= 500 ? 'error' : 'warn';
-      log[level]('request refused', { status, error, manager: answeringManager(), ms: Date.now() - started });
-      const body: Record<string, unknown> = {
-        error: error instanceof ReflexError ? error.name : 'InternalError',
-        message: publicMessage(error),
-      };
-      if (error instanceof ValidationError && error.issues.length > 0) body.issues = error.issues;
-      if (status === 503) body.retry = true;
-      // A direct invocation (the sweep's asynchronous dispatch, a schedule, the console) has no
-      // HTTP caller to retry on a 503: it must FAIL, so that Lambda retries it and then sends
-      // it to the failure destination. A returned 503 would count as a success, and be lost.
-      if (direct && status >= 500) throw new Error(publicMessage(error), { cause: error });
-      return respond(status, body);
+  const started = Date.now();
+  let log = logger.child({ function: name });
+  let direct = false;
+  try {
+    const request = readEvent(event);
+    direct = request.kind === 'direct';
+    let payload: unknown;
+    let query: Readonly<Record<string, string>> = {};
+    if (request.kind === 'http') {
+      authenticate(request.headers.authorization, await options.tokens());
+      payload = parseJsonBody(request.body, settings.maxBodyBytes);
+      query = request.query;
+    } else {
+      payload = request.payload;
     }
-  };
+    const { input, logKeys } = options.parse(payload);
+    if (logKeys) log = log.child(logKeys);
+    const result = await options.handle(input, { query, log });
+    countOutcomes(log, name, result.outcomes);
+    const manager = answeringManager();
+    log.info('request handled', {
+      status: 200,
+      outcomes: result.outcomes.length,
+      manager,
+      ms: Date.now() - started,
+    });
+    return respond(200, manager === undefined ? result : { ...result, manager });
+  } catch (error) {
+    const status = statusFor(error);
+    const level = status >= 500 ? 'error' : 'warn';
+    log[level]('request refused', { status, error, manager: answeringManager(), ms: Date.now() - started });
+    const body: Record<string, unknown> = {
+      error: error instanceof ReflexError ? error.name : 'InternalError',
+      message: publicMessage(error),
+    };
+    if (error instanceof ValidationError && error.issues.length > 0) body.issues = error.issues;
+    if (status === 503) body.retry = true;
+    // A direct invocation (the sweep's asynchronous dispatch, a schedule, the console) has no
+    // HTTP caller to retry on a 503: it must FAIL, so that Lambda retries it and then sends
+    // it to the failure destination. A returned 503 would count as a success, and be lost.
+    if (direct && status >= 500) throw new Error(publicMessage(error), { cause: error });
+    return respond(status, body);
+  }
 }
 
 function respond(statusCode: number, body: unknown): HttpResponse {

@@ -1,30 +1,41 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 /**
  * What one invocation of a function knows about itself, for the adapters under it: when
  * Lambda stops it (from the context's getRemainingTimeInMillis), and which manager answered.
- * A Lambda container runs one invocation at a time; the edge sets these at its start.
+ * Kept per invocation (AsyncLocalStorage), so that overlapping requests — `npm start` serves
+ * several at once — never see each other's; the edges run each invocation inside one.
  */
-let deadline: number | undefined;
-let manager: string | undefined;
+interface Invocation {
+  readonly deadline: number | undefined;
+  manager: string | undefined;
+}
+
+const current = new AsyncLocalStorage<Invocation>();
 
 /** Time kept back from Lambda's deadline to answer and log: no new Docker attempt starts in it. */
 export const DEADLINE_MARGIN_MS = 1_000;
 
-/** The edge, at the start of an invocation: its Lambda context, if it has one. */
-export function beginInvocation(context: { getRemainingTimeInMillis(): number } | undefined): void {
-  deadline = context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
-  manager = undefined;
+/** The edge: runs one invocation, with its Lambda context if it has one. */
+export function withInvocation<T>(
+  context: { getRemainingTimeInMillis(): number } | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
+  return current.run({ deadline, manager: undefined }, work);
 }
 
 /** No new attempt at reaching a dependency starts after this (epoch ms); undefined: no deadline known. */
 export function invocationDeadline(): number | undefined {
-  return deadline;
+  return current.getStore()?.deadline;
 }
 
 export function noteManager(endpoint: string): void {
-  manager = endpoint;
+  const invocation = current.getStore();
+  if (invocation) invocation.manager = endpoint;
 }
 
 /** The manager that served this invocation's last Docker request. */
 export function answeringManager(): string | undefined {
-  return manager;
+  return current.getStore()?.manager;
 }

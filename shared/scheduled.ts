@@ -1,5 +1,5 @@
 import { publicMessage, ReflexError } from './errors';
-import { answeringManager, beginInvocation } from './invocation';
+import { answeringManager, withInvocation } from './invocation';
 import type { Logger } from './logger';
 import { countOutcomes } from './metrics';
 
@@ -30,10 +30,10 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
   event: unknown,
   context?: LambdaTimeLeft,
 ) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>> {
-  return async (event, context) => {
+  return (event, context) => withInvocation(context, () => run(event, context));
+  async function run(event: unknown, context: LambdaTimeLeft | undefined) {
     const started = Date.now();
     const log = options.logger.child({ function: options.name });
-    beginInvocation(context);
     try {
       const input = options.parse(event);
       const deadline = context ? started + context.getRemainingTimeInMillis() : undefined;
@@ -52,5 +52,5 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
       });
       throw new Error(publicMessage(error), { cause: error });
     }
-  };
+  }
 }
