@@ -17,8 +17,6 @@ export interface ManagerPool {
   run<T>(op: (docker: Docker) => Promise<T>): Promise<T>;
   /** The endpoint that answered last: named in logs and outcomes. */
   readonly current: string | undefined;
-  /** No further endpoint is tried after this time (epoch ms), e.g. the Lambda's deadline less a margin. */
-  setDeadline(epochMs: number | undefined): void;
   /** The node list named this leader address (host:port of its swarm address): try its endpoint first. */
   preferLeader(leaderAddr: string): void;
 }
@@ -51,6 +49,8 @@ export interface ManagerPoolOptions {
   /** The client for one endpoint (created once per endpoint and TLS material by the caller). */
   client: (endpoint: string) => Promise<Docker>;
   now?: () => number;
+  /** No further endpoint is tried after this time (epoch ms); the invocation's deadline unless given. */
+  deadline?: () => number | undefined;
   sleep?: (ms: number) => Promise<void>;
   /** How long to wait before asking again when the managers that answered saw no leader. */
   electionWaitMs?: number;
@@ -65,7 +65,7 @@ export function createManagerPool(options: ManagerPoolOptions): ManagerPool {
   const now = options.now ?? Date.now;
   let preferred: string | undefined;
   let leaderHost: string | undefined;
-  let deadline: number | undefined;
+  const deadline = options.deadline ?? invocationDeadline;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const answered = (endpoint: string) => {
     preferred = endpoint;
@@ -74,9 +74,6 @@ export function createManagerPool(options: ManagerPoolOptions): ManagerPool {
   };
   const pool: ManagerPool & { current: string | undefined } = {
     current: undefined,
-    setDeadline(epochMs) {
-      deadline = epochMs;
-    },
     preferLeader(leaderAddr) {
       leaderHost = hostOf(leaderAddr);
     },
@@ -86,7 +83,7 @@ export function createManagerPool(options: ManagerPoolOptions): ManagerPool {
       for (let round = 1; ; round++) {
         skipped = [];
         for (const endpoint of endpoints) {
-          const until = deadline ?? invocationDeadline();
+          const until = deadline();
           if (until !== undefined && now() >= until) break;
           let result: Awaited<ReturnType<typeof op>>;
           try {
@@ -106,7 +103,7 @@ export function createManagerPool(options: ManagerPoolOptions): ManagerPool {
         }
         // "No leader" may be an election under way (a few seconds): ask once more before saying
         // the swarm lost quorum — a person is then told to run a dangerous command.
-        const until = deadline ?? invocationDeadline();
+        const until = deadline();
         const wait = options.electionWaitMs ?? ELECTION_WAIT_MS;
         const again =
           round === 1 &&

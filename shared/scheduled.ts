@@ -18,26 +18,21 @@ export function scheduledEdge<I, O extends { kind: string; reason?: string }>(op
   name: string;
   logger: Logger;
   parse: (event: unknown) => I;
-  /** `deadline`: when Lambda stops this invocation (epoch ms), from its context; undefined without one. */
-  handle: (
-    input: I,
-    log: Logger,
-    deadline: number | undefined,
-  ) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+  /** Runs inside the invocation: `invocationDeadline()` says when Lambda stops it. */
+  handle: (input: I, log: Logger) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
   /** What each outcome is counted by; its own kind and reason unless given. */
   countBy?: (outcome: O) => { kind: string; reason?: string };
 }): (
   event: unknown,
   context?: LambdaTimeLeft,
 ) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>> {
-  return (event, context) => withInvocation(context, () => run(event, context));
-  async function run(event: unknown, context: LambdaTimeLeft | undefined) {
+  return (event, context) => withInvocation(context, () => run(event));
+  async function run(event: unknown) {
     const started = Date.now();
     const log = options.logger.child({ function: options.name });
     try {
       const input = options.parse(event);
-      const deadline = context ? started + context.getRemainingTimeInMillis() : undefined;
-      const result = await options.handle(input, log, deadline);
+      const result = await options.handle(input, log);
       const countBy = options.countBy;
       countOutcomes(log, options.name, countBy ? result.outcomes.map((o) => countBy(o)) : result.outcomes);
       for (const o of result.outcomes) log.info('outcome', { audit: true, ...o });

@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/autoscaling';
 import { createCloudInstances } from '../../shared/ec2';
 import { ValidationError } from '../../shared/errors';
+import { invocationDeadline } from '../../shared/invocation';
 import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/lambda-dispatch';
 import { lazy } from '../../shared/lazy';
 import type { Logger } from '../../shared/logger';
@@ -59,12 +60,12 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'health-sweep',
     logger: deps.logger,
     parse: parseSweepEvent,
-    handle: (input, log, deadline) =>
+    handle: (input, log) =>
       sweep(deps, {
         at: sweepTime(input.scheduledAt, deps.clock.now()),
         dryRun: deps.dryRun || input.dryRun,
         log,
-        deadline,
+        deadline: invocationDeadline(),
       }),
     countBy: (f) => ({ kind: f.kind, reason: f.action }),
   });

@@ -269,7 +269,7 @@ export interface SweepInput {
   at: Date;
   dryRun: boolean;
   log: Logger;
-  /** When Lambda stops this invocation (epoch ms); messages still unsent by then are dropped, never repeated. */
+  /** When to stop waiting for messages (epoch ms): Lambda's deadline less the edge's margin; late ones are dropped, never repeated. */
   deadline?: number;
 }
 
@@ -286,9 +286,6 @@ interface Context {
   /** Messages under way: sent at once, all together, and awaited at the end within the deadline. */
   outbox: Array<Promise<void>>;
 }
-
-/** Time kept back from the deadline to log and return: a sweep Lambda stops is retried, and repeats itself. */
-const DEADLINE_MARGIN_MS = 1_000;
 
 export async function sweep(deps: HealthSweepDeps, input: SweepInput): Promise<SweepResult> {
   const ctx: Context = { deps, input, intervalMs: deps.settings.sweepIntervalSeconds * 1_000, outbox: [] };
@@ -309,7 +306,7 @@ async function sent(ctx: Context): Promise<void> {
   }
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), Math.max(0, deadline - DEADLINE_MARGIN_MS - Date.now()));
+    timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
   });
   const outcome = await Promise.race([all, late]);
   clearTimeout(timer);
@@ -497,18 +494,14 @@ async function downNodes(ctx: Context, nodes: readonly NodeState[]): Promise<Fin
       });
       continue;
     }
-    let sent: DispatchResult;
-    try {
-      sent = await deps.dispatcher.replaceNode(node.id);
-    } catch (error) {
-      input.log.error('dispatch failed', { error, node: node.id, to: 'replace-node' });
-      const detail = `${what}: replace-node could not be dispatched (${errorText(error)}). The next grace window tries again; Alertmanager's node-down route is the other way in.`;
-      findings.push({ ...base, severity: 'warning', action: 'dispatch-failed', detail });
-      await tell(ctx, {
-        severity: 'warning',
-        title: `Could not dispatch replace-node for ${base.subject}`,
-        text: detail,
-      });
+    const sent = await dispatchReplaceNode(ctx, () => deps.dispatcher.replaceNode(node.id), {
+      subject: base.subject,
+      failed: (why) =>
+        `${what}: replace-node could not be dispatched (${why}). The next grace window tries again; Alertmanager's node-down route is the other way in.`,
+      logKeys: { node: node.id },
+    });
+    if ('failed' in sent) {
+      findings.push({ ...base, severity: 'warning', action: 'dispatch-failed', detail: sent.failed });
       continue;
     }
     if (!sent.dispatched) {
@@ -529,6 +522,29 @@ async function downNodes(ctx: Context, nodes: readonly NodeState[]): Promise<Fin
     }
   }
   return findings;
+}
+
+/**
+ * Dispatches replace-node; a dispatch that could not be queued is logged and told (warning),
+ * and comes back as `{ failed: detail }` for the finding. The next grace window tries again.
+ */
+async function dispatchReplaceNode(
+  ctx: Context,
+  send: () => Promise<DispatchResult>,
+  about: { subject: string; failed: (why: string) => string; logKeys: Record<string, string> },
+): Promise<DispatchResult | { failed: string }> {
+  try {
+    return await send();
+  } catch (error) {
+    ctx.input.log.error('dispatch failed', { error, ...about.logKeys, to: 'replace-node' });
+    const failed = about.failed(errorText(error));
+    await tell(ctx, {
+      severity: 'warning',
+      title: `Could not dispatch replace-node for ${about.subject}`,
+      text: failed,
+    });
+    return { failed };
+  }
 }
 
 async function halfDoneReplacements(ctx: Context, nodes: readonly NodeState[]): Promise<Finding[]> {
@@ -593,18 +609,14 @@ async function halfDoneReplacements(ctx: Context, nodes: readonly NodeState[]): 
       });
       continue;
     }
-    let sent: DispatchResult;
-    try {
-      sent = await deps.dispatcher.replaceInstance(r.instance.id);
-    } catch (error) {
-      input.log.error('dispatch failed', { error, instance: r.instance.id, to: 'replace-node' });
-      const detail = `${what}: replace-node could not be dispatched (${errorText(error)}); the next grace window tries again.`;
-      findings.push({ ...base, severity: 'warning', action: 'dispatch-failed', detail });
-      await tell(ctx, {
-        severity: 'warning',
-        title: `Could not dispatch replace-node for ${r.instance.id}`,
-        text: detail,
-      });
+    const sent = await dispatchReplaceNode(ctx, () => deps.dispatcher.replaceInstance(r.instance.id), {
+      subject: r.instance.id,
+      failed: (why) =>
+        `${what}: replace-node could not be dispatched (${why}); the next grace window tries again.`,
+      logKeys: { instance: r.instance.id },
+    });
+    if ('failed' in sent) {
+      findings.push({ ...base, severity: 'warning', action: 'dispatch-failed', detail: sent.failed });
       continue;
     }
     const detail = sent.dispatched

@@ -139,8 +139,8 @@ describe('the manager pool', () => {
           },
         }) as unknown as Docker,
       now: () => t,
+      deadline: () => 1_500,
     });
-    pool.setDeadline(1_500);
     const error = await pool.run((d) => d.ping()).catch((e: unknown) => e);
     expect(calls).toEqual(['unix:///a', 'unix:///b']);
     expect((error as Error).message).toMatch(/unix:\/\/\/c: not tried \(deadline\)/);
