@@ -19,11 +19,11 @@ import { gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
-import { createDockerClient } from '../shared/docker';
-import { createLogger } from '../shared/logger';
-import { createManagerPool } from '../shared/manager-pool';
-import { parseSettings } from '../shared/settings';
-import { createSwarmServices } from '../shared/swarm';
+import { createDockerClient } from '../shared/adapters/docker';
+import { createLogger } from '../shared/adapters/logger';
+import { createManagerPool } from '../shared/adapters/manager-pool';
+import { createSwarmServices } from '../shared/adapters/swarm';
+import { parseSettings } from '../shared/config/settings';
 import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
 import { webhookEvent } from '../test/support/http-event';
 

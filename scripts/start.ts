@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
-import { parseSettings } from '../shared/settings';
+import { parseSettings } from '../shared/config/settings';
 import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
 import { routes } from './local/routes';
 import { startLocalServer } from './local/server';

@@ -7,13 +7,14 @@
  */
 
 import { sweep } from '../functions/health-sweep/health-sweep';
-import { ReflexError } from '../shared/errors';
-import { reportOnlyDispatcher } from '../shared/lambda-dispatch';
-import { createLogger } from '../shared/logger';
-import { type ChatTarget, createNotifier } from '../shared/notifier';
-import { buildManagerPool, dockerClients } from '../shared/runtime';
-import { parseSettings } from '../shared/settings';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../shared/swarm';
+import { createNotifier } from '../shared/adapters/chat';
+import { reportOnlyDispatcher } from '../shared/adapters/lambda';
+import { createLogger } from '../shared/adapters/logger';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../shared/adapters/swarm';
+import { buildManagerPool, dockerClients } from '../shared/config/runtime';
+import { parseSettings } from '../shared/config/settings';
+import { ReflexError } from '../shared/domain/errors';
+import type { ChatTarget } from '../shared/domain/notice';
 import { findingsTable } from './local/findings-table';
 
 const say = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -2,17 +2,17 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import * as z from 'zod';
-import { createWorkerGroup } from '../../shared/autoscaling';
-import { createCloudInstances } from '../../shared/ec2';
-import { ValidationError } from '../../shared/errors';
-import { invocationDeadline } from '../../shared/invocation';
-import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/lambda-dispatch';
-import { lazy } from '../../shared/lazy';
-import type { Logger } from '../../shared/logger';
-import { createParameterStore } from '../../shared/parameters';
-import { runtime } from '../../shared/runtime';
-import { scheduledEdge } from '../../shared/scheduled';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/adapters/lambda';
+import { createParameterStore } from '../../shared/adapters/ssm';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
+import { lazy } from '../../shared/config/lazy';
+import { runtime } from '../../shared/config/runtime';
+import { ValidationError } from '../../shared/domain/errors';
+import { invocationDeadline } from '../../shared/domain/invocation';
+import type { Logger } from '../../shared/domain/log';
+import { scheduledEdge } from '../../shared/edge/scheduled';
 import { type Finding, type HealthSweepDeps, sweep } from './health-sweep';
 
 export interface SweepRequest {

@@ -1,19 +1,17 @@
-import type { WorkerGroup } from '../../shared/autoscaling';
-import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS, REPLACING_NODE_TAG } from '../../shared/ec2';
-import { QuorumLostError, ReflexError, VersionConflictError } from '../../shared/errors';
-import { joinParameterNames, managerAddresses } from '../../shared/join-parameters';
-import type { Dispatcher, DispatchResult } from '../../shared/lambda-dispatch';
-import type { Logger } from '../../shared/logger';
-import type { Notice, Notifier } from '../../shared/notifier';
-import type { ParameterStore } from '../../shared/parameters';
-import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/quorum';
+import type { Dispatcher, DispatchResult, ParameterStore, WorkerGroup } from '../../shared/domain/cloud';
+import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/domain/cloud';
+import { QuorumLostError, ReflexError, VersionConflictError } from '../../shared/domain/errors';
+import { joinParameterNames, managerAddresses } from '../../shared/domain/join-parameters';
+import { REPLACING_NODE_TAG, RESCHEDULE_LABEL, SCALE_IN_LABEL } from '../../shared/domain/labels';
+import type { Logger } from '../../shared/domain/log';
+import type { Notice, Notifier } from '../../shared/domain/notice';
+import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/domain/quorum';
 import {
   activeTasksByNode,
   completeScaleIns,
   pendingScaleIns,
-  SCALE_IN_LABEL,
   type ScaleInProgress,
-} from '../../shared/scale-in';
+} from '../../shared/domain/scale-in';
 import {
   ACTIVE_TASK_STATES,
   type NodeState,
@@ -22,7 +20,7 @@ import {
   type SwarmServices,
   type SwarmTasks,
   type TaskState,
-} from '../../shared/swarm';
+} from '../../shared/domain/swarm';
 import { unfinishedReplacements } from './unfinished-replacements';
 import { crossedWithin, crossingNumber } from './window';
 
@@ -107,8 +105,6 @@ export type Finding =
 
 export type FindingKind = Finding['kind'];
 
-/** Opt-in label (docker-flow compatible): spread this service's tasks again after nodes join. */
-export const RESCHEDULE_LABEL = 'com.df.reschedule';
 /** Without a leader nothing says since when: the sweep says so this often instead of every minute. */
 export const NO_LEADER_REMIND_SECONDS = 600;
 

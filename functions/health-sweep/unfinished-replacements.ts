@@ -1,11 +1,6 @@
-import {
-  type InstanceInfo,
-  REPLACEMENT_RESUME_AFTER_MS,
-  REPLACING_HOSTNAME_TAG,
-  REPLACING_NODE_TAG,
-  REPLACING_SINCE_TAG,
-} from '../../shared/ec2';
-import type { NodeState } from '../../shared/swarm';
+import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/domain/cloud';
+import { REPLACING_HOSTNAME_TAG, REPLACING_NODE_TAG, REPLACING_SINCE_TAG } from '../../shared/domain/labels';
+import type { NodeState } from '../../shared/domain/swarm';
 import { crossedWithin, crossingNumber } from './window';
 
 /** An instance tagged as being replaced whose node has left the swarm, but which still runs. */

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
-import type { Logger } from '../../shared/logger';
-import { postJson } from '../../shared/notifier';
-import { runtime } from '../../shared/runtime';
-import type { Settings } from '../../shared/settings';
+import { postJson } from '../../shared/adapters/chat';
+import { runtime } from '../../shared/config/runtime';
+import type { Settings } from '../../shared/config/settings';
+import type { Logger } from '../../shared/domain/log';
+import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type NotifyDeps, notifyGroup } from './notify';
 
 const notifyQuery = z.looseObject({ dryRun: dryRunParam });

@@ -1,7 +1,7 @@
-import type { AlertmanagerAlert, AlertmanagerWebhook } from '../../shared/alertmanager';
-import { DependencyUnavailableError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
-import { type ChatTarget, escapeSlackWithin, SLACK_LIMITS, slackLink } from '../../shared/notifier';
+import type { AlertmanagerAlert, AlertmanagerWebhook } from '../../shared/domain/alerts';
+import { DependencyUnavailableError } from '../../shared/domain/errors';
+import type { Logger } from '../../shared/domain/log';
+import { type ChatTarget, escapeSlackWithin, SLACK_LIMITS, slackLink } from '../../shared/domain/notice';
 
 /**
  * Turns one Alertmanager alert group into one chat message per target: a Slack Block Kit

@@ -1,5 +1,5 @@
-import type { NodeState } from '../../shared/swarm';
-import type { ReplacementClaim } from '../../shared/swarm-ledger';
+import type { NodeState } from '../../shared/domain/swarm';
+import type { ReplacementClaim } from '../../shared/domain/swarm-ledger';
 
 /** The claim's time is the function's clock, UpdatedAt the manager's: this much either way is the same moment. */
 export const DEMOTION_CLOCK_SKEW_MS = 30_000;

@@ -1,11 +1,11 @@
-import type { CloudInstances, InstanceInfo } from '../../shared/ec2';
-import type { Logger } from '../../shared/logger';
-import type { NodeState } from '../../shared/swarm';
-import { claimReplacement, readReplacementClaims } from '../../shared/swarm-ledger';
+import type { CloudInstances, InstanceInfo } from '../../shared/domain/cloud';
+import { INSTANCE_ID_LABEL } from '../../shared/domain/labels';
+import type { Logger } from '../../shared/domain/log';
+import type { NodeState } from '../../shared/domain/swarm';
+import { claimReplacement, readReplacementClaims } from '../../shared/domain/swarm-ledger';
 import { downSinceOf } from './down-since';
 import { decideGhostRemoval, nodesBackedBy, stormLimit } from './rules';
 import { announce, cameBack, findInstance, isLive, refused, removedByAnother, removeOnce } from './steps';
-import { INSTANCE_ID_LABEL } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
 /**

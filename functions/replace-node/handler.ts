@@ -1,14 +1,14 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
-import { alertRef, parseWebhook } from '../../shared/alertmanager';
-import { createCloudInstances } from '../../shared/ec2';
-import { ValidationError } from '../../shared/errors';
-import { dryRunParam, httpEdge, parseQuery } from '../../shared/http';
-import { lazy } from '../../shared/lazy';
-import type { Logger } from '../../shared/logger';
-import { runtime } from '../../shared/runtime';
-import type { Settings } from '../../shared/settings';
-import { createSwarmNodes } from '../../shared/swarm';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { lazy } from '../../shared/config/lazy';
+import { runtime } from '../../shared/config/runtime';
+import type { Settings } from '../../shared/config/settings';
+import { alertRef, parseWebhook } from '../../shared/domain/alerts';
+import { ValidationError } from '../../shared/domain/errors';
+import type { Logger } from '../../shared/domain/log';
+import { dryRunParam, httpEdge, parseQuery } from '../../shared/edge/http';
 import {
   parseTarget,
   type ReplaceNodeDeps,

@@ -1,21 +1,21 @@
+import type { InstanceInfo } from '../../shared/domain/cloud';
+import { DependencyUnavailableError, QuorumLostError } from '../../shared/domain/errors';
 import {
-  type InstanceInfo,
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
   REPLACING_REMOVED_TAG,
   REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
-} from '../../shared/ec2';
-import { DependencyUnavailableError, QuorumLostError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
-import { retryAttempt } from '../../shared/retry';
-import { SCALE_IN_LABEL } from '../../shared/scale-in';
+  SCALE_IN_LABEL,
+} from '../../shared/domain/labels';
+import type { Logger } from '../../shared/domain/log';
+import { retryAttempt } from '../../shared/domain/retry';
 import {
   claimReplacement,
   type ReplacementClaim,
   readReplacementClaims,
   recentClaimsOfOthers,
-} from '../../shared/swarm-ledger';
+} from '../../shared/domain/swarm-ledger';
 import { downSinceOf } from './down-since';
 import { ghostEvidence, ghostsAmong, removeGhost } from './ghost';
 import { resume } from './resume';
@@ -44,7 +44,7 @@ export {
   stormLimit,
   type Verdict,
 } from './rules';
-export { describeTarget, INSTANCE_ID_LABEL, parseTarget, resolveTarget, type Target } from './target';
+export { describeTarget, parseTarget, resolveTarget, type Target } from './target';
 export type { ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
 const ONE_HOUR_MS = 3_600_000;

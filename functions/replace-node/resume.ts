@@ -1,16 +1,15 @@
+import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/domain/cloud';
 import {
-  type InstanceInfo,
-  REPLACEMENT_RESUME_AFTER_MS,
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
   REPLACING_REMOVED_TAG,
   REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
   REPLACING_TAGS,
-} from '../../shared/ec2';
-import type { Logger } from '../../shared/logger';
-import type { NodeState } from '../../shared/swarm';
-import { readReplacementClaims } from '../../shared/swarm-ledger';
+} from '../../shared/domain/labels';
+import type { Logger } from '../../shared/domain/log';
+import type { NodeState } from '../../shared/domain/swarm';
+import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
 import { nodesBackedBy, quorumRefusal } from './rules';
 import { announce, isLive, refused } from './steps';
 import type { Target } from './target';

@@ -1,8 +1,8 @@
-import type { InstanceInfo } from '../../shared/ec2';
-import type { Notice } from '../../shared/notifier';
-import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/quorum';
-import type { NodeState } from '../../shared/swarm';
-import { INSTANCE_ID_LABEL } from './target';
+import type { InstanceInfo } from '../../shared/domain/cloud';
+import { INSTANCE_ID_LABEL } from '../../shared/domain/labels';
+import type { Notice } from '../../shared/domain/notice';
+import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/domain/quorum';
+import type { NodeState } from '../../shared/domain/swarm';
 
 export type RefuseReason =
   | 'unknown-node'

@@ -1,10 +1,11 @@
-import { type CloudInstances, type InstanceInfo, REPLACING_TAGS } from '../../shared/ec2';
-import type { Logger } from '../../shared/logger';
-import type { Notice } from '../../shared/notifier';
-import type { NodeState } from '../../shared/swarm';
-import { releaseReplacement } from '../../shared/swarm-ledger';
+import type { CloudInstances, InstanceInfo } from '../../shared/domain/cloud';
+import { INSTANCE_ID_LABEL, REPLACING_TAGS } from '../../shared/domain/labels';
+import type { Logger } from '../../shared/domain/log';
+import type { Notice } from '../../shared/domain/notice';
+import type { NodeState } from '../../shared/domain/swarm';
+import { releaseReplacement } from '../../shared/domain/swarm-ledger';
 import type { RefuseReason } from './rules';
-import { INSTANCE_ID_LABEL, instanceIdPattern } from './target';
+import { instanceIdPattern } from './target';
 import type { Memo, Refused, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
 /** The small steps every path of a replacement shares: refusing, telling, giving back, finding the instance. */

@@ -1,5 +1,6 @@
-import { quote } from '../../shared/names';
-import type { NodeState } from '../../shared/swarm';
+import { INSTANCE_ID_LABEL } from '../../shared/domain/labels';
+import { quote } from '../../shared/domain/names';
+import type { NodeState } from '../../shared/domain/swarm';
 
 /** What an alert (or a direct invocation) names: a Swarm node, an EC2 instance, or an address. */
 export type Target =
@@ -8,7 +9,6 @@ export type Target =
   | { by: 'address'; value: string };
 
 /** Engine label the node bootstrap writes: which EC2 instance runs this dockerd. */
-export const INSTANCE_ID_LABEL = 'aws.instance-id';
 
 const hostname =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

@@ -1,7 +1,7 @@
-import type { CloudInstances } from '../../shared/ec2';
-import type { Logger } from '../../shared/logger';
-import type { Notifier } from '../../shared/notifier';
-import type { SwarmNodes } from '../../shared/swarm';
+import type { CloudInstances } from '../../shared/domain/cloud';
+import type { Logger } from '../../shared/domain/log';
+import type { Notifier } from '../../shared/domain/notice';
+import type { SwarmNodes } from '../../shared/domain/swarm';
 import type { RefuseReason, SafetySettings } from './rules';
 import type { Target } from './target';
 

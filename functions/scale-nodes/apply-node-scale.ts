@@ -1,9 +1,10 @@
-import type { GroupState, WorkerGroup } from '../../shared/autoscaling';
-import { VersionConflictError } from '../../shared/errors';
-import type { Notifier } from '../../shared/notifier';
-import { handBack, SCALE_IN_LABEL } from '../../shared/scale-in';
-import type { SwarmNodes } from '../../shared/swarm';
-import type { DistributiveOmit } from '../../shared/types';
+import type { GroupState, WorkerGroup } from '../../shared/domain/cloud';
+import { VersionConflictError } from '../../shared/domain/errors';
+import { SCALE_IN_LABEL } from '../../shared/domain/labels';
+import type { Notifier } from '../../shared/domain/notice';
+import { handBack } from '../../shared/domain/scale-in';
+import type { SwarmNodes } from '../../shared/domain/swarm';
+import type { DistributiveOmit } from '../../shared/domain/types';
 import type { NodeScaleDecision } from './decide-node-scale';
 import type { OwnClaim } from './node-scale-claim';
 

@@ -1,12 +1,7 @@
-import type { GroupState } from '../../shared/autoscaling';
-import {
-  activeTasksByNode,
-  INSTANCE_ID_LABEL,
-  isClaimed,
-  pendingScaleIns,
-  SCALE_IN_LABEL,
-} from '../../shared/scale-in';
-import type { NodeState, TaskState } from '../../shared/swarm';
+import type { GroupState } from '../../shared/domain/cloud';
+import { INSTANCE_ID_LABEL, SCALE_IN_LABEL } from '../../shared/domain/labels';
+import { activeTasksByNode, isClaimed, pendingScaleIns } from '../../shared/domain/scale-in';
+import type { NodeState, TaskState } from '../../shared/domain/swarm';
 
 /** `up`/`down` move by NODE_SCALE_STEP; a signed integer is that exact number of workers. */
 export type NodeScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };

@@ -1,12 +1,12 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import * as z from 'zod';
-import { createWorkerGroup } from '../../shared/autoscaling';
-import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
-import { lazy } from '../../shared/lazy';
-import type { Logger } from '../../shared/logger';
-import { runtime } from '../../shared/runtime';
-import type { Settings } from '../../shared/settings';
-import { createSwarmNodes, createSwarmTasks } from '../../shared/swarm';
+import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
+import { lazy } from '../../shared/config/lazy';
+import { runtime } from '../../shared/config/runtime';
+import type { Settings } from '../../shared/config/settings';
+import type { Logger } from '../../shared/domain/log';
+import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type NodeScaleRequest, parseNodeScale } from './decide-node-scale';
 import { type ScaleNodesDeps, scaleNodes } from './scale-nodes';
 

@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { VersionConflictError } from '../../shared/errors';
-import type { SwarmInfo } from '../../shared/swarm';
-import {
-  claimNodeScale,
-  type LedgerSwarm,
-  NODE_SCALE_CLAIM_LABEL,
-  readNodeScaleClaim,
-} from '../../shared/swarm-ledger';
+import { VersionConflictError } from '../../shared/domain/errors';
+import { NODE_SCALE_CLAIM_LABEL } from '../../shared/domain/labels';
+import type { SwarmInfo } from '../../shared/domain/swarm';
+import { claimNodeScale, type LedgerSwarm, readNodeScaleClaim } from '../../shared/domain/swarm-ledger';
 
 /**
  * The node-scale cooldown as one call holds it: every scale-out and scale-in is claimed on
- * the swarm (shared/swarm-ledger.ts) after its decision and before it acts, so that of many
+ * the swarm (shared/domain/swarm-ledger.ts) after its decision and before it acts, so that of many
  * concurrent or quickly repeated deliveries exactly one acts, even before Auto Scaling lists
  * the activity. The call knows its own claim by a random token in the label: a retry of its
  * own attempt is not its own cooldown, and a change that Auto Scaling refused gives the claim back.

@@ -1,11 +1,11 @@
-import { type AlertmanagerWebhook, alertRef } from '../../shared/alertmanager';
-import type { WorkerGroup } from '../../shared/autoscaling';
-import type { Logger } from '../../shared/logger';
-import { quote } from '../../shared/names';
-import type { Notifier } from '../../shared/notifier';
-import { retryAttempt } from '../../shared/retry';
-import { completeScaleIns, type ScaleInProgress } from '../../shared/scale-in';
-import type { SwarmNodes, TaskState } from '../../shared/swarm';
+import { type AlertmanagerWebhook, alertRef } from '../../shared/domain/alerts';
+import type { WorkerGroup } from '../../shared/domain/cloud';
+import type { Logger } from '../../shared/domain/log';
+import { quote } from '../../shared/domain/names';
+import type { Notifier } from '../../shared/domain/notice';
+import { retryAttempt } from '../../shared/domain/retry';
+import { completeScaleIns, type ScaleInProgress } from '../../shared/domain/scale-in';
+import type { SwarmNodes, TaskState } from '../../shared/domain/swarm';
 import {
   announceScaleOut,
   type CallMemo,

@@ -1,10 +1,10 @@
 import * as z from 'zod';
-import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/http';
-import type { Logger } from '../../shared/logger';
-import { isSwarmObjectName } from '../../shared/names';
-import { runtime } from '../../shared/runtime';
-import type { Settings } from '../../shared/settings';
-import { createSwarmServices } from '../../shared/swarm';
+import { createSwarmServices } from '../../shared/adapters/swarm';
+import { runtime } from '../../shared/config/runtime';
+import type { Settings } from '../../shared/config/settings';
+import type { Logger } from '../../shared/domain/log';
+import { isSwarmObjectName } from '../../shared/domain/names';
+import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type Overrides, parseScale, type ScaleServiceDeps, scaleService } from './scale-service';
 
 /** Query parameters of the webhook URL; the Jenkins `?service=…&scale=1` form keeps working. */

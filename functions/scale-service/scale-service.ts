@@ -1,10 +1,11 @@
-import { type AlertmanagerAlert, type AlertmanagerWebhook, alertRef } from '../../shared/alertmanager';
-import { DependencyUnavailableError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
-import { isSwarmObjectName, quote } from '../../shared/names';
-import { retryAttempt } from '../../shared/retry';
-import type { ServiceState, SwarmServices } from '../../shared/swarm';
-import type { DistributiveOmit } from '../../shared/types';
+import { type AlertmanagerAlert, type AlertmanagerWebhook, alertRef } from '../../shared/domain/alerts';
+import { DependencyUnavailableError } from '../../shared/domain/errors';
+import { LAST_SCALE_LABEL, SCALED_AT_LABEL } from '../../shared/domain/labels';
+import type { Logger } from '../../shared/domain/log';
+import { isSwarmObjectName, quote } from '../../shared/domain/names';
+import { retryAttempt } from '../../shared/domain/retry';
+import type { ServiceState, SwarmServices } from '../../shared/domain/swarm';
+import type { DistributiveOmit } from '../../shared/domain/types';
 
 /** `up`/`down` move by the service's own step labels; a signed integer is that exact delta. */
 export type ScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };
@@ -46,10 +47,6 @@ export interface ScalePolicy {
   downBy: number;
   cooldownSeconds: number;
 }
-
-/** Labels we write on the service, in the same versioned update as the replicas. */
-export const SCALED_AT_LABEL = 'com.swarm-reflex.scaled-at';
-export const LAST_SCALE_LABEL = 'com.swarm-reflex.last-scale';
 
 export const MIN_COOLDOWN_SECONDS = 5;
 const MAX_COOLDOWN_SECONDS = 86_400;

@@ -1,10 +1,10 @@
 import * as z from 'zod';
-import { SettingsError, ValidationError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
-import { createParameterStore } from '../../shared/parameters';
-import { runtime } from '../../shared/runtime';
-import { scheduledEdge } from '../../shared/scheduled';
-import { createSwarmNodes } from '../../shared/swarm';
+import { createParameterStore } from '../../shared/adapters/ssm';
+import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { runtime } from '../../shared/config/runtime';
+import { SettingsError, ValidationError } from '../../shared/domain/errors';
+import type { Logger } from '../../shared/domain/log';
+import { scheduledEdge } from '../../shared/edge/scheduled';
 import { type SyncJoinTokensDeps, type SyncOutcome, syncJoinTokens } from './sync-join-tokens';
 
 /** The EventBridge schedule's event, or a direct invocation: `{}`, `{"rotate": true}`, `{"dryRun": true}`. */

@@ -1,8 +1,8 @@
-import { joinParameterNames, managerAddresses } from '../../shared/join-parameters';
-import type { Logger } from '../../shared/logger';
-import type { Notifier } from '../../shared/notifier';
-import type { ParameterStore, StoredParameter } from '../../shared/parameters';
-import type { SwarmNodes } from '../../shared/swarm';
+import type { ParameterStore, StoredParameter } from '../../shared/domain/cloud';
+import { joinParameterNames, managerAddresses } from '../../shared/domain/join-parameters';
+import type { Logger } from '../../shared/domain/log';
+import type { Notifier } from '../../shared/domain/notice';
+import type { SwarmNodes } from '../../shared/domain/swarm';
 
 /**
  * Keeps in SSM what a new node needs to join: the worker and manager join tokens

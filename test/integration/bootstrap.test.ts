@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinParameterNames } from '../../shared/join-parameters';
+import { joinParameterNames } from '../../shared/domain/join-parameters';
 import { requireRealHarness, type SwarmNode, startSwarm, type TestSwarm } from '../harness';
 import { type BootstrapResult, type RunBootstrapOptions, runBootstrap } from '../harness/bootstrap';
 

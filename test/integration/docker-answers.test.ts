@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/scale-service/handler';
-import { createDockerClient } from '../../shared/docker';
-import { DependencyUnavailableError } from '../../shared/errors';
-import { createLogger } from '../../shared/logger';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import { createDockerClient } from '../../shared/adapters/docker';
+import { createLogger } from '../../shared/adapters/logger';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { DependencyUnavailableError } from '../../shared/domain/errors';
 import { requireRealHarness, serviceState, startSwarm, stripPath, type TestSwarm } from '../harness';
 import { webhookEvent } from '../support/http-event';
 

@@ -7,8 +7,8 @@ import { createServer as createTlsServer, type TLSSocket, type Server as TlsServ
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Runtime } from '../../shared/runtime';
-import { createSwarmServices } from '../../shared/swarm';
+import { createSwarmServices } from '../../shared/adapters/swarm';
+import type { Runtime } from '../../shared/config/runtime';
 import { requireRealHarness, startSwarm, type TestSwarm } from '../harness';
 
 /**
@@ -129,7 +129,7 @@ describeReal('Docker over TLS with material from SSM (real manager behind a TLS 
     vi.stubEnv('DOCKER_TIMEOUT_MS', '3000');
     vi.stubEnv('SETTINGS_PREFIX', PREFIX);
     vi.resetModules();
-    const { runtime } = await import('../../shared/runtime');
+    const { runtime } = await import('../../shared/config/runtime');
     return runtime();
   }
 

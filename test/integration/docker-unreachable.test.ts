@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/scale-service/handler';
-import { createDockerClient } from '../../shared/docker';
-import { createLogger } from '../../shared/logger';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmServices } from '../../shared/swarm';
+import { createDockerClient } from '../../shared/adapters/docker';
+import { createLogger } from '../../shared/adapters/logger';
+import { createSwarmServices } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
 import { freePort } from '../harness';
 
 const TOKEN = 'integration-token-0123456789';

@@ -6,17 +6,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { makeHandler as makeReplaceNode } from '../../functions/replace-node/handler';
 import { makeHandler as makeScaleNodes } from '../../functions/scale-nodes/handler';
 import { makeHandler as makeScaleService } from '../../functions/scale-service/handler';
-import { LAST_SCALE_LABEL } from '../../functions/scale-service/scale-service';
 import { makeHandler as makeSyncJoinTokens } from '../../functions/sync-join-tokens/handler';
-import { createWorkerGroup } from '../../shared/autoscaling';
-import { createDockerClient } from '../../shared/docker';
-import { createCloudInstances, REPLACING_NODE_TAG } from '../../shared/ec2';
-import { joinParameterNames } from '../../shared/join-parameters';
-import { createLogger } from '../../shared/logger';
-import { createParameterStore } from '../../shared/parameters';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
-import { NODE_SCALE_CLAIM_LABEL } from '../../shared/swarm-ledger';
+import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createDockerClient } from '../../shared/adapters/docker';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createLogger } from '../../shared/adapters/logger';
+import { createParameterStore } from '../../shared/adapters/ssm';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { joinParameterNames } from '../../shared/domain/join-parameters';
+import { LAST_SCALE_LABEL, NODE_SCALE_CLAIM_LABEL, REPLACING_NODE_TAG } from '../../shared/domain/labels';
 import {
   type ChatReceiver,
   type DockerProxy,

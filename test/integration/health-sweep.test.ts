@@ -1,11 +1,12 @@
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/health-sweep/handler';
-import { type Finding, RESCHEDULE_LABEL } from '../../functions/health-sweep/health-sweep';
-import { joinParameterNames, managerAddresses } from '../../shared/join-parameters';
-import { createLambdaDispatcher } from '../../shared/lambda-dispatch';
-import { createParameterStore } from '../../shared/parameters';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import type { Finding } from '../../functions/health-sweep/health-sweep';
+import { createLambdaDispatcher } from '../../shared/adapters/lambda';
+import { createParameterStore } from '../../shared/adapters/ssm';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
+import { joinParameterNames, managerAddresses } from '../../shared/domain/join-parameters';
+import { RESCHEDULE_LABEL } from '../../shared/domain/labels';
 import {
   BUSYBOX_IMAGE,
   type ChatReceiver,

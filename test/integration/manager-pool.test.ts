@@ -6,13 +6,13 @@ import { makeHandler as makeReplaceNode } from '../../functions/replace-node/han
 import { makeHandler as makeScaleNodes } from '../../functions/scale-nodes/handler';
 import { makeHandler as makeScaleService } from '../../functions/scale-service/handler';
 import { makeHandler as makeSync } from '../../functions/sync-join-tokens/handler';
-import { createWorkerGroup } from '../../shared/autoscaling';
-import { reportOnlyDispatcher } from '../../shared/lambda-dispatch';
-import type { ManagerPool } from '../../shared/manager-pool';
-import { createParameterStore } from '../../shared/parameters';
-import { buildManagerPool, dockerClients } from '../../shared/runtime';
-import { parseSettings, type Settings } from '../../shared/settings';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/swarm';
+import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { reportOnlyDispatcher } from '../../shared/adapters/lambda';
+import type { ManagerPool } from '../../shared/adapters/manager-pool';
+import { createParameterStore } from '../../shared/adapters/ssm';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
+import { buildManagerPool, dockerClients } from '../../shared/config/runtime';
+import { parseSettings, type Settings } from '../../shared/config/settings';
 import {
   type ChatReceiver,
   requireRealHarness,

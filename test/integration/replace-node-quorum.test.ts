@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/replace-node/handler';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmNodes } from '../../shared/swarm';
+import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
 import {
   type ChatReceiver,
   requireRealHarness,

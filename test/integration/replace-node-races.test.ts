@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/replace-node/handler';
-import { createCloudInstances, REPLACING_NODE_TAG } from '../../shared/ec2';
-import { DependencyUnavailableError } from '../../shared/errors';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmNodes, type SwarmNodes } from '../../shared/swarm';
-import { REPLACEMENT_CLAIM_PREFIX } from '../../shared/swarm-ledger';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { DependencyUnavailableError } from '../../shared/domain/errors';
+import { REPLACEMENT_CLAIM_PREFIX, REPLACING_NODE_TAG } from '../../shared/domain/labels';
+import type { SwarmNodes } from '../../shared/domain/swarm';
 import {
   type ChatReceiver,
   requireRealHarness,

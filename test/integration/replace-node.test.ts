@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/replace-node/handler';
 import { syncJoinTokens } from '../../functions/sync-join-tokens/sync-join-tokens';
-import { createCloudInstances, REPLACING_NODE_TAG } from '../../shared/ec2';
-import { createParameterStore } from '../../shared/parameters';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmNodes } from '../../shared/swarm';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createParameterStore } from '../../shared/adapters/ssm';
+import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { REPLACING_NODE_TAG } from '../../shared/domain/labels';
 import {
   type ChatReceiver,
   requireRealHarness,

@@ -1,10 +1,11 @@
 import { TerminateInstanceInAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/scale-nodes/handler';
-import { createWorkerGroup } from '../../shared/autoscaling';
-import { SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../shared/scale-in';
-import { parseSettings } from '../../shared/settings';
-import { ACTIVE_TASK_STATES, createSwarmNodes, createSwarmTasks } from '../../shared/swarm';
+import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../shared/domain/labels';
+import { ACTIVE_TASK_STATES } from '../../shared/domain/swarm';
 import {
   BUSYBOX_IMAGE,
   type ChatReceiver,

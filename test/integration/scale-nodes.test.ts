@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../functions/scale-nodes/handler';
-import { createWorkerGroup } from '../../shared/autoscaling';
-import { parseSettings } from '../../shared/settings';
-import { ACTIVE_TASK_STATES, createSwarmNodes, createSwarmTasks } from '../../shared/swarm';
+import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { ACTIVE_TASK_STATES } from '../../shared/domain/swarm';
 import {
   type ChatReceiver,
   requireRealHarness,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCALED_AT_LABEL } from '../../functions/scale-service/scale-service';
 import { routes } from '../../scripts/local/routes';
 import { type LocalServer, startLocalServer } from '../../scripts/local/server';
+import { SCALED_AT_LABEL } from '../../shared/domain/labels';
 import { requireRealHarness, serviceState, startSwarm, type TestSwarm } from '../harness';
 
 const TOKEN = 'integration-token-0123456789';

@@ -2,14 +2,14 @@ import { rmSync } from 'node:fs';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeHandler as makeReplaceNode } from '../../functions/replace-node/handler';
-import { LAST_SCALE_LABEL } from '../../functions/scale-service/scale-service';
 import { routes } from '../../scripts/local/routes';
 import { type LocalServer, startLocalServer } from '../../scripts/local/server';
-import { createDockerClient } from '../../shared/docker';
-import { createCloudInstances, REPLACING_NODE_TAG } from '../../shared/ec2';
-import { createLogger } from '../../shared/logger';
-import { parseSettings } from '../../shared/settings';
-import { createSwarmNodes } from '../../shared/swarm';
+import { createDockerClient } from '../../shared/adapters/docker';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createLogger } from '../../shared/adapters/logger';
+import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { parseSettings } from '../../shared/config/settings';
+import { LAST_SCALE_LABEL, REPLACING_NODE_TAG } from '../../shared/domain/labels';
 import {
   type ChatReceiver,
   type DockerProxy,

@@ -1,5 +1,5 @@
-import { QuorumLostError, VersionConflictError } from '../../shared/errors';
-import type { NodeState, SwarmInfo, SwarmNodes, TaskState } from '../../shared/swarm';
+import { QuorumLostError, VersionConflictError } from '../../shared/domain/errors';
+import type { NodeState, SwarmInfo, SwarmNodes, TaskState } from '../../shared/domain/swarm';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

@@ -1,5 +1,5 @@
-import { DependencyUnavailableError, VersionConflictError } from '../../shared/errors';
-import type { ServiceState, SwarmServices } from '../../shared/swarm';
+import { DependencyUnavailableError, VersionConflictError } from '../../shared/domain/errors';
+import type { ServiceState, SwarmServices } from '../../shared/domain/swarm';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

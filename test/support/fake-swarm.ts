@@ -1,5 +1,5 @@
-import { DependencyUnavailableError, VersionConflictError } from '../../shared/errors';
-import type { ServiceChange, ServiceState, SwarmServices } from '../../shared/swarm';
+import { DependencyUnavailableError, VersionConflictError } from '../../shared/domain/errors';
+import type { ServiceChange, ServiceState, SwarmServices } from '../../shared/domain/swarm';
 
 /**
  * An in-memory swarm with Swarm's optimistic concurrency: every update must name the

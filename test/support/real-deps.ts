@@ -1,6 +1,6 @@
-import type { LogFields } from '../../shared/logger';
-import { createLogger } from '../../shared/logger';
-import { createNotifier } from '../../shared/notifier';
+import { createNotifier } from '../../shared/adapters/chat';
+import { createLogger } from '../../shared/adapters/logger';
+import type { LogFields } from '../../shared/domain/log';
 
 /** A logger that keeps its lines, for tests that look at what was logged. */
 export function memoryLogger() {

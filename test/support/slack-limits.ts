@@ -1,4 +1,4 @@
-import { SLACK_LIMITS } from '../../shared/notifier';
+import { SLACK_LIMITS } from '../../shared/domain/notice';
 
 /**
  * What in a Slack message breaks Block Kit's limits (the ones Slack answers

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import upWebhook from '../../../events/scale-service/webhook-scale-up.json';
-import { parseWebhook } from '../../../shared/alertmanager';
-import { PayloadTooLargeError, ValidationError } from '../../../shared/errors';
-import { parseJsonBody } from '../../../shared/event';
+import { parseWebhook } from '../../../shared/domain/alerts';
+import { PayloadTooLargeError, ValidationError } from '../../../shared/domain/errors';
+import { parseJsonBody } from '../../../shared/edge/event';
 
 function parseBytes(bytes: Uint8Array) {
   return parseWebhook(parseJsonBody(Buffer.from(bytes), 4096), 50);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDockerError, createDockerClient } from '../../../shared/docker';
+import { classifyDockerError, createDockerClient } from '../../../shared/adapters/docker';
 import {
   DependencyUnavailableError,
   QuorumLostError,
   SettingsError,
   VersionConflictError,
-} from '../../../shared/errors';
-import { retryAttempt } from '../../../shared/retry';
+} from '../../../shared/domain/errors';
+import { retryAttempt } from '../../../shared/domain/retry';
 
 describe('classifyDockerError', () => {
   it('maps Docker answers to our errors', () => {

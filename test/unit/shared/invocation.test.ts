@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { httpEdge } from '../../../shared/http';
-import { invocationDeadline, noteManager } from '../../../shared/invocation';
-import { createLogger } from '../../../shared/logger';
-import { parseSettings } from '../../../shared/settings';
+import { createLogger } from '../../../shared/adapters/logger';
+import { parseSettings } from '../../../shared/config/settings';
+import { invocationDeadline, noteManager } from '../../../shared/domain/invocation';
+import { httpEdge } from '../../../shared/edge/http';
 
 const settings = parseSettings({ WEBHOOK_TOKENS: 'invocation-test-token-0123' });
 const tick = () => new Promise((r) => setTimeout(r, 5));

@@ -1,7 +1,7 @@
 import { GetParametersCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromAddresses, managerEndpoints } from '../../../shared/manager-endpoints';
-import { createParameterStore } from '../../../shared/parameters';
+import { fromAddresses, managerEndpoints } from '../../../shared/adapters/manager-endpoints';
+import { createParameterStore } from '../../../shared/adapters/ssm';
 import { asFunction } from '../../support/aws-ledger';
 import { fakeSsm } from '../../support/fake-ssm';
 

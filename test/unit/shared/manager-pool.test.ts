@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
-import { DependencyUnavailableError, QuorumLostError } from '../../../shared/errors';
-import { createManagerPool, onDocker, skipReason } from '../../../shared/manager-pool';
+import { createManagerPool, onDocker, skipReason } from '../../../shared/adapters/manager-pool';
+import { DependencyUnavailableError, QuorumLostError } from '../../../shared/domain/errors';
 
 /** What dockerode throws: a connection error has no statusCode; an HTTP error carries the daemon's JSON. */
 const refused = () => Object.assign(new Error('connect ECONNREFUSED /run/m1.sock'), { code: 'ECONNREFUSED' });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSwarmObjectName } from '../../../shared/names';
+import { isSwarmObjectName } from '../../../shared/domain/names';
 
 /** swarmkit's rule, spelled out without a regular expression. */
 function reference(value: string): boolean {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../shared/logger';
+import { createNotifier } from '../../../shared/adapters/chat';
+import { createLogger } from '../../../shared/adapters/logger';
 import {
-  createNotifier,
   escapeSlack,
   escapeSlackWithin,
   type Notice,
@@ -9,7 +9,7 @@ import {
   slackLink,
   slackMessage,
   truncate,
-} from '../../../shared/notifier';
+} from '../../../shared/domain/notice';
 import { type ChatReceiver, startChatReceiver } from '../../harness/chat-receiver';
 
 const receivers: ChatReceiver[] = [];

@@ -1,7 +1,7 @@
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Runtime } from '../../../shared/runtime';
+import type { Runtime } from '../../../shared/config/runtime';
 
 const ssmMock = mockClient(SSMClient);
 const TTL_MS = 5 * 60_000;
@@ -10,7 +10,7 @@ const TTL_MS = 5 * 60_000;
 async function coldStart(env: Record<string, string>): Promise<Runtime> {
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   vi.resetModules();
-  const { runtime } = await import('../../../shared/runtime');
+  const { runtime } = await import('../../../shared/config/runtime');
   return runtime();
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DependencyUnavailableError } from '../../../shared/errors';
-import { createLogger } from '../../../shared/logger';
-import { completeScaleIns, SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../../shared/scale-in';
+import { createLogger } from '../../../shared/adapters/logger';
+import { DependencyUnavailableError } from '../../../shared/domain/errors';
+import { SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../../shared/domain/labels';
+import { completeScaleIns } from '../../../shared/domain/scale-in';
 import { FakeNodes, recordingNotifier } from '../../support/fake-nodes';
 
 const log = createLogger({ level: 'error', sink: () => {} });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSecrets } from '../../../shared/secrets';
-import type { Settings } from '../../../shared/settings';
+import { createSecrets } from '../../../shared/config/secrets';
+import type { Settings } from '../../../shared/config/settings';
 import { recordAwsCall, relativeParameter } from '../../support/aws-ledger';
 
 const ssmMock = mockClient(SSMClient);

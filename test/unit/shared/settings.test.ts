@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../../../shared/settings';
+import { parseSettings } from '../../../shared/config/settings';
 
 describe('settings', () => {
   it('parses the defaults and freezes the result', () => {

@@ -1,16 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { VersionConflictError } from '../../../shared/errors';
+import { VersionConflictError } from '../../../shared/domain/errors';
+import { NODE_SCALE_CLAIM_LABEL, REPLACEMENT_CLAIM_PREFIX } from '../../../shared/domain/labels';
 import {
   claimNodeScale,
   claimReplacement,
-  NODE_SCALE_CLAIM_LABEL,
-  REPLACEMENT_CLAIM_PREFIX,
   readNodeScaleClaim,
   readReplacementClaims,
   recentClaimsOfOthers,
   releaseReplacement,
-} from '../../../shared/swarm-ledger';
+} from '../../../shared/domain/swarm-ledger';
 import { FakeNodes } from '../../support/fake-nodes';
 
 const now = new Date('2026-11-24T12:00:00Z');

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
-import { DependencyUnavailableError } from '../../../shared/errors';
-import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../../shared/swarm';
+import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../../shared/adapters/swarm';
+import { DependencyUnavailableError } from '../../../shared/domain/errors';
 
 /** What docker-modem rejects with for an answer it did not expect (its shape, its message). */
 function modemError(statusCode: number, body: string): Error {

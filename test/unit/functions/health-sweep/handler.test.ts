@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeHandler, parseSweepEvent, sweepTime } from '../../../../functions/health-sweep/handler';
-import { reportOnlyDispatcher } from '../../../../shared/lambda-dispatch';
+import { reportOnlyDispatcher } from '../../../../shared/adapters/lambda';
 import { startChatReceiver } from '../../../harness/chat-receiver';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { FakeServices } from '../../../support/fake-services';

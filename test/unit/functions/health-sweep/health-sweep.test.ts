@@ -7,17 +7,16 @@ import {
   type Finding,
   type HealthSweepDeps,
   NO_LEADER_REMIND_SECONDS,
-  RESCHEDULE_LABEL,
   sweep,
 } from '../../../../functions/health-sweep/health-sweep';
-import { createWorkerGroup } from '../../../../shared/autoscaling';
-import { createCloudInstances } from '../../../../shared/ec2';
-import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/errors';
-import { joinParameterNames } from '../../../../shared/join-parameters';
-import type { Dispatcher } from '../../../../shared/lambda-dispatch';
-import { createLogger } from '../../../../shared/logger';
-import { createParameterStore } from '../../../../shared/parameters';
-import { SCALE_IN_LABEL } from '../../../../shared/scale-in';
+import { createWorkerGroup } from '../../../../shared/adapters/autoscaling';
+import { createCloudInstances } from '../../../../shared/adapters/ec2';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { createParameterStore } from '../../../../shared/adapters/ssm';
+import type { Dispatcher } from '../../../../shared/domain/cloud';
+import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/domain/errors';
+import { joinParameterNames } from '../../../../shared/domain/join-parameters';
+import { RESCHEDULE_LABEL, SCALE_IN_LABEL } from '../../../../shared/domain/labels';
 import { fakeAutoScaling } from '../../../support/fake-autoscaling';
 import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';

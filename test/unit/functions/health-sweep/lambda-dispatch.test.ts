@@ -1,9 +1,9 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sweep } from '../../../../functions/health-sweep/health-sweep';
-import { DependencyUnavailableError } from '../../../../shared/errors';
-import { createLambdaDispatcher, reportOnlyDispatcher } from '../../../../shared/lambda-dispatch';
-import { createLogger } from '../../../../shared/logger';
+import { createLambdaDispatcher, reportOnlyDispatcher } from '../../../../shared/adapters/lambda';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { DependencyUnavailableError } from '../../../../shared/domain/errors';
 import { fakeLambda, throttled } from '../../../support/fake-lambda';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { FakeServices } from '../../../support/fake-services';

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../../../functions/notify/handler';
 import { NO_TARGETS_DETAIL, renderWebhook } from '../../../../functions/notify/notify';
-import { parseWebhook } from '../../../../shared/alertmanager';
-import { createLogger } from '../../../../shared/logger';
-import { postJson } from '../../../../shared/notifier';
-import { createSecrets } from '../../../../shared/secrets';
-import { parseSettings } from '../../../../shared/settings';
+import { postJson } from '../../../../shared/adapters/chat';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { createSecrets } from '../../../../shared/config/secrets';
+import { parseSettings } from '../../../../shared/config/settings';
+import { parseWebhook } from '../../../../shared/domain/alerts';
 import { type ChatReceiver, startChatReceiver } from '../../../harness/chat-receiver';
 import { LONE_SURROGATE, slackLimitViolations } from '../../../support/slack-limits';
 

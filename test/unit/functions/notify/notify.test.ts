@@ -11,9 +11,9 @@ import {
   type SlackMessage,
   WEBHOOK_ALERTS_CAP,
 } from '../../../../functions/notify/notify';
-import { type AlertmanagerWebhook, parseWebhook } from '../../../../shared/alertmanager';
-import { DependencyUnavailableError } from '../../../../shared/errors';
-import { createLogger } from '../../../../shared/logger';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { type AlertmanagerWebhook, parseWebhook } from '../../../../shared/domain/alerts';
+import { DependencyUnavailableError } from '../../../../shared/domain/errors';
 import { LONE_SURROGATE, OWN_LINK, slackLimitViolations, slackTexts } from '../../../support/slack-limits';
 
 const fixture = (name: string): AlertmanagerWebhook =>

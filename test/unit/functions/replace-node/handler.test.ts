@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeHandler, parseReplaceRequest } from '../../../../functions/replace-node/handler';
-import { createLogger } from '../../../../shared/logger';
-import { parseSettings } from '../../../../shared/settings';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { parseSettings } from '../../../../shared/config/settings';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
 
@@ -64,7 +64,7 @@ describe('replace-node handler', () => {
   it('fails a direct invocation that could not be done, so that Lambda retries it and then sends it to the failure queue', async () => {
     const { handler, swarm } = setup();
     const listNodes = swarm.listNodes.bind(swarm);
-    const { DependencyUnavailableError } = await import('../../../../shared/errors');
+    const { DependencyUnavailableError } = await import('../../../../shared/domain/errors');
     swarm.listNodes = async () => {
       throw new DependencyUnavailableError(
         'docker',

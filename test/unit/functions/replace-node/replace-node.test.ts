@@ -11,10 +11,14 @@ import {
   stormLimit,
   type Target,
 } from '../../../../functions/replace-node/replace-node';
-import { createCloudInstances, REPLACING_NODE_TAG, REPLACING_SINCE_TAG } from '../../../../shared/ec2';
-import { createLogger } from '../../../../shared/logger';
-import type { NodeState } from '../../../../shared/swarm';
-import { REPLACEMENT_CLAIM_PREFIX } from '../../../../shared/swarm-ledger';
+import { createCloudInstances } from '../../../../shared/adapters/ec2';
+import { createLogger } from '../../../../shared/adapters/logger';
+import {
+  REPLACEMENT_CLAIM_PREFIX,
+  REPLACING_NODE_TAG,
+  REPLACING_SINCE_TAG,
+} from '../../../../shared/domain/labels';
+import type { NodeState } from '../../../../shared/domain/swarm';
 import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
@@ -271,7 +275,7 @@ describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
     // Removal succeeded, then EC2 throttled the termination: 503, nothing terminated.
     const original = cloud.terminateInstance;
     cloud.terminateInstance = async () => {
-      throw (await import('../../../../shared/aws')).awsUnavailable(failure, 'terminating');
+      throw (await import('../../../../shared/adapters/aws')).awsUnavailable(failure, 'terminating');
     };
     await expect(replace(deps(swarm, cloud), { by: 'node', value: 'w1' })).rejects.toMatchObject({
       retryable: true,
@@ -293,7 +297,7 @@ describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
     swarm.removeNode = async (id) => {
       const done = await removeNode(id);
       if (lost-- > 0)
-        throw new (await import('../../../../shared/errors')).DependencyUnavailableError(
+        throw new (await import('../../../../shared/domain/errors')).DependencyUnavailableError(
           'docker',
           'socket hang up',
         );
@@ -312,7 +316,7 @@ describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
     let failures = 1;
     cloud.terminateInstance = async (id) => {
       if (failures-- > 0) {
-        const { awsUnavailable } = await import('../../../../shared/aws');
+        const { awsUnavailable } = await import('../../../../shared/adapters/aws');
         throw awsUnavailable(
           Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' }),
           'terminating',
@@ -627,7 +631,7 @@ describe('never the wrong action (races and AWS as it really behaves)', () => {
     let failures = 1;
     swarm.removeNode = async (id, options) => {
       if (failures-- > 0) {
-        const { DependencyUnavailableError } = await import('../../../../shared/errors');
+        const { DependencyUnavailableError } = await import('../../../../shared/domain/errors');
         throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
       }
       return removeNode(id, options);
@@ -645,7 +649,7 @@ describe('never the wrong action (races and AWS as it really behaves)', () => {
     swarm.clock = () => now;
     const removeNode = swarm.removeNode.bind(swarm);
     swarm.removeNode = async () => {
-      const { DependencyUnavailableError } = await import('../../../../shared/errors');
+      const { DependencyUnavailableError } = await import('../../../../shared/domain/errors');
       throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
     };
     await expect(replace(deps(swarm, undefined), { by: 'node', value: 'm3' })).rejects.toMatchObject({
@@ -866,7 +870,7 @@ describe('what a review found (each reproduced before the fix)', () => {
     });
     // 1: claims, then EC2 throttles the tagging (every retry): 503.
     const tag = cloud.tagInstance.bind(cloud);
-    const { awsUnavailable } = await import('../../../../shared/aws');
+    const { awsUnavailable } = await import('../../../../shared/adapters/aws');
     const throttled = awsUnavailable(
       Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' }),
       'tagging',
@@ -879,7 +883,7 @@ describe('what a review found (each reproduced before the fix)', () => {
     // 2: a minute later, demotes; the removal fails: 503.
     swarm.clock = () => new Date(now.getTime() + 90_000);
     const removeNode = swarm.removeNode.bind(swarm);
-    const { DependencyUnavailableError } = await import('../../../../shared/errors');
+    const { DependencyUnavailableError } = await import('../../../../shared/domain/errors');
     swarm.removeNode = async () => {
       throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
     };

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeHandler, readNodeQuery } from '../../../../functions/scale-nodes/handler';
-import { createLogger } from '../../../../shared/logger';
-import { parseSettings } from '../../../../shared/settings';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { parseSettings } from '../../../../shared/config/settings';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
 

@@ -6,12 +6,17 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bounds, decideNodeScale, parseNodeScale } from '../../../../functions/scale-nodes/decide-node-scale';
 import { type ScaleNodesDeps, scaleNodes } from '../../../../functions/scale-nodes/scale-nodes';
-import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
-import { createWorkerGroup, type GroupState } from '../../../../shared/autoscaling';
-import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/errors';
-import { createLogger } from '../../../../shared/logger';
-import { SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from '../../../../shared/scale-in';
-import { NODE_SCALE_CLAIM_LABEL, readNodeScaleClaim } from '../../../../shared/swarm-ledger';
+import { createWorkerGroup } from '../../../../shared/adapters/autoscaling';
+import { createLogger } from '../../../../shared/adapters/logger';
+import type { AlertmanagerWebhook } from '../../../../shared/domain/alerts';
+import type { GroupState } from '../../../../shared/domain/cloud';
+import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/domain/errors';
+import {
+  NODE_SCALE_CLAIM_LABEL,
+  SCALE_IN_CLAIM_LABEL,
+  SCALE_IN_LABEL,
+} from '../../../../shared/domain/labels';
+import { readNodeScaleClaim } from '../../../../shared/domain/swarm-ledger';
 import { autoScalingError, fakeAutoScaling } from '../../../support/fake-autoscaling';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeHandler } from '../../../../functions/scale-service/handler';
-import { createLogger } from '../../../../shared/logger';
-import { parseSettings } from '../../../../shared/settings';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { parseSettings } from '../../../../shared/config/settings';
 import { FakeSwarm, fastRetry } from '../../../support/fake-swarm';
 
 const TOKEN = 'local-development-token-0001';

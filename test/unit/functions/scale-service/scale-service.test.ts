@@ -6,14 +6,14 @@ import {
   decideScale,
   parseScale,
   readPolicy,
-  SCALED_AT_LABEL,
   type ScaleOutcome,
   scaleService,
 } from '../../../../functions/scale-service/scale-service';
-import type { AlertmanagerWebhook } from '../../../../shared/alertmanager';
-import { DependencyUnavailableError } from '../../../../shared/errors';
-import { createLogger } from '../../../../shared/logger';
-import type { ServiceState } from '../../../../shared/swarm';
+import { createLogger } from '../../../../shared/adapters/logger';
+import type { AlertmanagerWebhook } from '../../../../shared/domain/alerts';
+import { DependencyUnavailableError } from '../../../../shared/domain/errors';
+import { SCALED_AT_LABEL } from '../../../../shared/domain/labels';
+import type { ServiceState } from '../../../../shared/domain/swarm';
 import { FakeSwarm, fastRetry } from '../../../support/fake-swarm';
 
 const now = new Date('2026-11-24T12:00:00.000Z');
@@ -439,7 +439,7 @@ describe('scaleService', () => {
   it('gives up with a retryable error when conflicts do not stop', async () => {
     const swarm = new FakeSwarm().add('web', { replicas: 1, labels: opted });
     swarm.updateService = async () => {
-      const { VersionConflictError } = await import('../../../../shared/errors');
+      const { VersionConflictError } = await import('../../../../shared/domain/errors');
       throw new VersionConflictError('update out of sequence');
     };
     await expect(

@@ -1,9 +1,9 @@
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { syncJoinTokens } from '../../../../functions/sync-join-tokens/sync-join-tokens';
-import { joinParameterNames } from '../../../../shared/join-parameters';
-import { createLogger } from '../../../../shared/logger';
-import { createParameterStore } from '../../../../shared/parameters';
+import { createLogger } from '../../../../shared/adapters/logger';
+import { createParameterStore } from '../../../../shared/adapters/ssm';
+import { joinParameterNames } from '../../../../shared/domain/join-parameters';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fakeSsm } from '../../../support/fake-ssm';
 

@@ -1,4 +1,5 @@
 import { VersionConflictError } from './errors';
+import { LEGACY_REMOVAL_PREFIX, NODE_SCALE_CLAIM_LABEL, REPLACEMENT_CLAIM_PREFIX } from './labels';
 import type { SwarmInfo, SwarmNodes } from './swarm';
 
 /**
@@ -10,18 +11,6 @@ import type { SwarmInfo, SwarmNodes } from './swarm';
  * written after. No database: the ledger lives in the raft store of the swarm it guards.
  */
 export type LedgerSwarm = Pick<SwarmNodes, 'inspectSwarm' | 'updateSwarm'>;
-
-/** One label per node being (or recently) replaced: `<claimed at> <down since> <role>` (ISO times). */
-export const REPLACEMENT_CLAIM_PREFIX = 'com.swarm-reflex.replacing.';
-/** Written by earlier versions after a removal (on-prem only); read as claims, pruned like them. */
-const LEGACY_REMOVAL_PREFIX = 'com.swarm-reflex.removed.';
-/**
- * The last node-scale decision (out or in), the cooldown every caller shares:
- * `<claimed at> <token>` (an ISO time, and a random token of the call that claimed it, so that a
- * call knows its own claim when the answer to its write was lost). Earlier versions wrote a bare
- * time: read as the claim of some other call.
- */
-export const NODE_SCALE_CLAIM_LABEL = 'com.swarm-reflex.node-scale-at';
 
 const ONE_HOUR_MS = 3_600_000;
 

@@ -1,13 +1,14 @@
 import * as z from 'zod';
-import { type AlertmanagerWebhook, parseWebhook } from './alertmanager';
+import type { Settings } from '../config/settings';
+import { type AlertmanagerWebhook, parseWebhook } from '../domain/alerts';
+import { publicMessage, ReflexError, ValidationError } from '../domain/errors';
+import { answeringManager, withInvocation } from '../domain/invocation';
+import type { Logger } from '../domain/log';
 import { authenticate } from './auth';
-import { publicMessage, ReflexError, statusFor, ValidationError } from './errors';
 import { parseJsonBody, readEvent } from './event';
-import { answeringManager, withInvocation } from './invocation';
-import type { Logger } from './logger';
 import { countOutcomes } from './metrics';
 import type { LambdaTimeLeft } from './scheduled';
-import type { Settings } from './settings';
+import { statusFor } from './status';
 
 export interface HttpResponse {
   statusCode: number;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { SettingsError } from './errors';
+import { SettingsError } from '../domain/errors';
 
 /**
  * Every setting, from the environment, validated once per container. Nothing else in the

@@ -1,4 +1,4 @@
-import { PayloadTooLargeError, ValidationError } from './errors';
+import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 
 /**
  * What a function receives, whichever way it was called: through API Gateway (an HTTP API

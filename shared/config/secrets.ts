@@ -1,7 +1,7 @@
 import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { readTlsFiles, type TlsMaterial } from './docker';
-import { DependencyUnavailableError, SettingsError } from './errors';
-import type { ChatTarget } from './notifier';
+import { readTlsFiles, type TlsMaterial } from '../adapters/docker';
+import { DependencyUnavailableError, SettingsError } from '../domain/errors';
+import type { ChatTarget } from '../domain/notice';
 import type { Settings } from './settings';
 
 /**

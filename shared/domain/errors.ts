@@ -68,12 +68,8 @@ export class VersionConflictError extends ReflexError {
   readonly retryable = true;
 }
 
-export function statusFor(error: unknown): number {
-  if (error instanceof ValidationError) return 400;
-  if (error instanceof AuthError) return 401;
-  if (error instanceof PayloadTooLargeError) return 413;
-  if (error instanceof DependencyUnavailableError || error instanceof VersionConflictError) return 503;
-  return 500;
+export function awsErrorName(error: unknown): string {
+  return (error as { name?: string; Code?: string })?.name ?? (error as { Code?: string })?.Code ?? '';
 }
 
 /** What the caller may see of an error: never a stack, never a cause. */

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
+import { DependencyUnavailableError, QuorumLostError } from '../domain/errors';
+import { invocationDeadline, noteManager } from '../domain/invocation';
 import { dockerErrorMessage } from './docker';
-import { DependencyUnavailableError, QuorumLostError } from './errors';
-import { invocationDeadline, noteManager } from './invocation';
 
 /**
  * Every way the functions reach the swarm: any manager will do. The endpoints are tried in

@@ -7,13 +7,20 @@ import {
   ReflexError,
   SettingsError,
   VersionConflictError,
-} from './errors';
-import type { Settings } from './settings';
+} from '../domain/errors';
 
 export interface TlsMaterial {
   ca: string;
   cert: string;
   key: string;
+}
+
+/** How to reach one Docker API endpoint (a part of the settings). */
+export interface DockerEndpoint {
+  readonly host: string;
+  readonly tlsVerify: boolean;
+  readonly certPath: string | undefined;
+  readonly timeoutMs: number;
 }
 
 /**
@@ -22,10 +29,7 @@ export interface TlsMaterial {
  * DOCKER_TLS_VERIFY on and neither, it throws: never plain HTTP to a daemon that expects TLS.
  * The runtime builds one per container and a new one when the material changes.
  */
-export function createDockerClient(
-  docker: Pick<Settings['docker'], 'host' | 'tlsVerify' | 'certPath' | 'timeoutMs'>,
-  tls?: TlsMaterial,
-): Docker {
+export function createDockerClient(docker: DockerEndpoint, tls?: TlsMaterial): Docker {
   const timeout = docker.timeoutMs;
   if (docker.host.startsWith('unix://')) {
     return new Docker({ socketPath: docker.host.slice('unix://'.length), timeout });

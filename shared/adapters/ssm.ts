@@ -1,17 +1,6 @@
 import { GetParametersCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { ParameterStore, StoredParameter } from '../domain/cloud';
 import { awsUnavailable } from './aws';
-
-export interface StoredParameter {
-  readonly value: string;
-  readonly lastModified: Date | undefined;
-}
-
-/** SSM Parameter Store, for what the functions keep there (join tokens, manager addresses). */
-export interface ParameterStore {
-  /** Reads (decrypted) the named parameters; missing ones are absent from the map. */
-  get(names: readonly string[]): Promise<Map<string, StoredParameter>>;
-  put(name: string, value: string, kind: 'SecureString' | 'String'): Promise<void>;
-}
 
 export function createParameterStore(ssm: () => SSMClient): ParameterStore {
   return {

@@ -1,6 +1,6 @@
-import { joinParameterNames } from './join-parameters';
-import type { Logger } from './logger';
-import type { ParameterStore } from './parameters';
+import type { ParameterStore } from '../domain/cloud';
+import { joinParameterNames } from '../domain/join-parameters';
+import type { Logger } from '../domain/log';
 
 /** A failed SSM read is tried again this soon, not a whole TTL later. */
 export const FAILED_READ_RETRY_MS = 30_000;

@@ -1,25 +1,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { Dispatcher, DispatchResult } from '../domain/cloud';
+import { DependencyUnavailableError } from '../domain/errors';
 import { awsUnavailable } from './aws';
-import { DependencyUnavailableError } from './errors';
-
-/**
- * Hands a remedy to the function that owns it, without waiting for it: the health sweep
- * finds, the remedies act (each applies its own safety rules, is idempotent, and has its
- * own failure destination).
- */
-export type DispatchResult =
-  | { readonly dispatched: true; readonly to: string }
-  /** Nothing was sent (no function to send to, e.g. locally): `detail` says so, for the finding. */
-  | { readonly dispatched: false; readonly detail: string };
-
-export interface Dispatcher {
-  /** Queues replace-node for one node. Throws DependencyUnavailableError when it could not be queued. */
-  replaceNode(nodeId: string): Promise<DispatchResult>;
-  /** Queues replace-node for an instance whose replacement stopped after its node left. */
-  replaceInstance(instanceId: string): Promise<DispatchResult>;
-  /** Queues sync-join-tokens. Throws DependencyUnavailableError when it could not be queued. */
-  syncJoinTokens(): Promise<DispatchResult>;
-}
 
 /**
  * Asynchronous Lambda invocations (`InvocationType: 'Event'`): Lambda queues the event and

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { AuthError } from './errors';
+import { AuthError } from '../domain/errors';
 
 /**
  * Checks `Authorization: Bearer <token>` or Basic auth (any user, password = token) against

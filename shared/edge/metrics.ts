@@ -1,4 +1,4 @@
-import type { Logger } from './logger';
+import type { Logger } from '../domain/log';
 
 /**
  * Counts outcomes by kind and reason as CloudWatch Embedded Metric Format log lines: the

@@ -7,52 +7,10 @@ import {
   type Instance,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { awsErrorName, awsUnavailable } from './aws';
-
-export interface InstanceInfo {
-  readonly id: string;
-  /** pending | running | shutting-down | terminated | stopping | stopped */
-  readonly state: string;
-  readonly privateIp: string | undefined;
-  readonly tags: Readonly<Record<string, string>>;
-  /** When EC2 launched it: an instance launched after a node joined cannot be that node's. */
-  readonly launchTime: Date | undefined;
-}
-
-/** Tags we write on an instance that is being replaced: the state of a replacement in progress. */
-export const REPLACING_NODE_TAG = 'swarm-reflex:replacing-node';
-/** When the replacement started (the first tag): another caller's replacement gets a minute to finish. */
-export const REPLACING_SINCE_TAG = 'swarm-reflex:replacing-since';
-export const REPLACING_HOSTNAME_TAG = 'swarm-reflex:replacing-hostname';
-export const REPLACING_ROLE_TAG = 'swarm-reflex:replacing-role';
-/** Written once our removal of the node succeeded: what lets a later caller finish (terminate) the replacement. */
-export const REPLACING_REMOVED_TAG = 'swarm-reflex:replacing-removed';
-/** A replacement whose first caller has not finished after this long is resumed by the next caller (or the sweep). */
-export const REPLACEMENT_RESUME_AFTER_MS = 60_000;
-export const REPLACING_TAGS = [
-  REPLACING_NODE_TAG,
-  REPLACING_SINCE_TAG,
-  REPLACING_HOSTNAME_TAG,
-  REPLACING_ROLE_TAG,
-];
-
-/** The EC2 calls node replacement makes, all scoped to this cluster's tagged instances. */
-export interface CloudInstances {
-  describeInstance(id: string): Promise<InstanceInfo | undefined>;
-  /** The live instance with this private address: this cluster's if exactly one is, else the only one. */
-  findByAddress(address: string): Promise<InstanceInfo | undefined>;
-  /**
-   * Whether EC2 shows this cluster at all (a running instance with the cluster tag): what makes
-   * "no such instance" mean gone, rather than "we cannot see" (wrong region, a filtered role).
-   */
-  clusterVisible(): Promise<boolean>;
-  /** The cluster's instances carrying a replacing-node tag (terminated ones stay listed for about an hour). */
-  listReplacements(): Promise<InstanceInfo[]>;
-  tagInstance(id: string, tags: Record<string, string>): Promise<void>;
-  /** Removes tags (an aborted replacement's): the instance is no longer being replaced. */
-  untagInstance(id: string, keys: readonly string[]): Promise<void>;
-  terminateInstance(id: string): Promise<void>;
-}
+import type { CloudInstances, InstanceInfo } from '../domain/cloud';
+import { awsErrorName } from '../domain/errors';
+import { REPLACING_NODE_TAG } from '../domain/labels';
+import { awsUnavailable } from './aws';
 
 function toInfo(i: Instance): InstanceInfo {
   const tags: Record<string, string> = {};

@@ -1,4 +1,4 @@
-import { DependencyUnavailableError } from './errors';
+import { DependencyUnavailableError } from '../domain/errors';
 
 /**
  * Every AWS failure (throttling, access denied, a 5xx, the network) is a dependency that
@@ -7,8 +7,4 @@ import { DependencyUnavailableError } from './errors';
 export function awsUnavailable(error: unknown, doing: string): DependencyUnavailableError {
   const name = (error as { name?: string })?.name ?? 'Error';
   return new DependencyUnavailableError('aws', `${doing}: AWS answered ${name}`, { cause: error });
-}
-
-export function awsErrorName(error: unknown): string {
-  return (error as { name?: string; Code?: string })?.name ?? (error as { Code?: string })?.Code ?? '';
 }

@@ -1,6 +1,6 @@
-import { publicMessage, ReflexError } from './errors';
-import { answeringManager, withInvocation } from './invocation';
-import type { Logger } from './logger';
+import { publicMessage, ReflexError } from '../domain/errors';
+import { answeringManager, withInvocation } from '../domain/invocation';
+import type { Logger } from '../domain/log';
 import { countOutcomes } from './metrics';
 
 /** The part of the Lambda context that says how long this invocation may still run. */

@@ -1,12 +1,15 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type Docker from 'dockerode';
-import { createDockerClient, type TlsMaterial } from './docker';
+import { createNotifier } from '../adapters/chat';
+import { createDockerClient, type TlsMaterial } from '../adapters/docker';
+import { createLogger } from '../adapters/logger';
+import { managerEndpoints } from '../adapters/manager-endpoints';
+import { createManagerPool, type ManagerPool } from '../adapters/manager-pool';
+import { createParameterStore } from '../adapters/ssm';
+import type { ParameterStore } from '../domain/cloud';
+import type { Logger } from '../domain/log';
+import type { Notifier } from '../domain/notice';
 import { lazy } from './lazy';
-import { createLogger, type Logger } from './logger';
-import { managerEndpoints } from './manager-endpoints';
-import { createManagerPool, type ManagerPool } from './manager-pool';
-import { createNotifier, type Notifier } from './notifier';
-import { createParameterStore, type ParameterStore } from './parameters';
 import { createSecrets, SECRETS_TTL_MS, type Secrets } from './secrets';
 import { loadSettings, type Settings } from './settings';
 

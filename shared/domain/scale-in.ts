@@ -1,9 +1,11 @@
-import type { TerminateResult, WorkerGroup } from './autoscaling';
+import type { TerminateResult, WorkerGroup } from './cloud';
 import { publicMessage, VersionConflictError } from './errors';
-import type { Logger } from './logger';
-import type { Notifier } from './notifier';
+import { INSTANCE_ID_LABEL, SCALE_IN_CLAIM_LABEL, SCALE_IN_LABEL } from './labels';
+import type { Logger } from './log';
+import type { Notifier } from './notice';
 import { ACTIVE_TASK_STATES, type NodeState, type SwarmNodes, type TaskState } from './swarm';
 
+/** A claim older than this belongs to a caller that died; the next one takes over. */
 /**
  * Scale-in is two-phase and keeps its state on the node itself (node labels, versioned):
  * phase one drains the chosen worker and labels it; phase two — run by scale-nodes on each
@@ -12,12 +14,7 @@ import { ACTIVE_TASK_STATES, type NodeState, type SwarmNodes, type TaskState } f
  * task that never leaves, or Auto Scaling refusing the termination for good — is abandoned:
  * the worker is handed back (active again, labels removed) and a person is told.
  */
-export const SCALE_IN_LABEL = 'com.swarm-reflex.scale-in';
-/** Claimed by the caller that terminates: concurrent completions terminate once. */
-export const SCALE_IN_CLAIM_LABEL = 'com.swarm-reflex.scale-in-claimed';
-/** A claim older than this belongs to a caller that died; the next one takes over. */
 export const CLAIM_EXPIRY_MS = 120_000;
-export const INSTANCE_ID_LABEL = 'aws.instance-id';
 /** SCALE_IN_DRAIN_TIMEOUT_SECONDS when the caller passes none. */
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 900;
 
