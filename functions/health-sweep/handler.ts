@@ -1,17 +1,15 @@
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { Handler, ScheduledEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/adapters/autoscaling';
 import { createCloudInstances } from '../../shared/adapters/ec2';
 import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/adapters/lambda';
+import type { RootLogger } from '../../shared/adapters/logger';
 import { createParameterStore } from '../../shared/adapters/ssm';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
-import { lazy } from '../../shared/config/lazy';
 import { runtime } from '../../shared/config/runtime';
 import { ValidationError } from '../../shared/domain/errors';
 import { invocationDeadline } from '../../shared/domain/invocation';
-import type { Logger } from '../../shared/domain/log';
+import type { HandlerResult } from '../../shared/edge/http';
 import { scheduledEdge } from '../../shared/edge/scheduled';
 import { type Finding, type HealthSweepDeps, sweep } from './health-sweep';
 
@@ -51,7 +49,7 @@ export function sweepTime(scheduledAt: Date | undefined, now: Date): Date {
 }
 
 export interface HandlerDeps extends HealthSweepDeps {
-  logger: Logger;
+  logger: RootLogger;
   dryRun: boolean;
 }
 
@@ -87,33 +85,24 @@ function defaultDeps(): HandlerDeps {
     tasks: createSwarmTasks(docker),
     group:
       settings.cloud === 'aws' && settings.workerAsgName
-        ? createWorkerGroup(
-            lazy(() => new AutoScalingClient({})),
-            settings.workerAsgName,
-          )
+        ? createWorkerGroup(rt.aws.autoScaling, settings.workerAsgName)
         : undefined,
     replacements:
       settings.cloud === 'aws' && settings.clusterTag
         ? {
-            list: createCloudInstances(
-              lazy(() => new EC2Client({})),
-              settings.clusterTag,
-            ).listReplacements,
+            list: createCloudInstances(rt.aws.ec2, settings.clusterTag).listReplacements,
           }
         : undefined,
     dispatcher:
       dispatchTo.replaceNode || dispatchTo.syncJoinTokens
-        ? createLambdaDispatcher(
-            lazy(() => new LambdaClient({})),
-            dispatchTo,
-          )
+        ? createLambdaDispatcher(rt.aws.lambda, dispatchTo)
         : reportOnlyDispatcher('REPLACE_NODE_FUNCTION and SYNC_JOIN_TOKENS_FUNCTION are not set'),
     joinParameters:
       settings.settingsPrefix === undefined
         ? { notChecked: 'SETTINGS_PREFIX is not set' }
         : {
             settingsPrefix: settings.settingsPrefix,
-            store: createParameterStore(rt.ssm),
+            store: createParameterStore(rt.aws.ssm),
           },
     notifier: rt.notifier('health-sweep'),
     clock: { now: () => new Date() },
@@ -121,4 +110,8 @@ function defaultDeps(): HandlerDeps {
   };
 }
 
-export const handler = makeHandler(defaultDeps());
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  ScheduledEvent | { dryRun?: boolean },
+  HandlerResult<Finding>
+>;

@@ -1,8 +1,10 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
 import { postJson } from '../../shared/adapters/chat';
+import type { RootLogger } from '../../shared/adapters/logger';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
-import type { Logger } from '../../shared/domain/log';
+import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
 import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type NotifyDeps, notifyGroup } from './notify';
 
@@ -10,7 +12,7 @@ const notifyQuery = z.looseObject({ dryRun: dryRunParam });
 
 export interface HandlerDeps extends NotifyDeps {
   settings: Settings;
-  logger: Logger;
+  logger: RootLogger;
   tokens: () => Promise<readonly string[]>;
 }
 
@@ -40,4 +42,8 @@ function defaultDeps(): HandlerDeps {
   };
 }
 
-export const handler = makeHandler(defaultDeps());
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  APIGatewayProxyEventV2 | AlertmanagerWebhook,
+  APIGatewayProxyStructuredResultV2
+>;

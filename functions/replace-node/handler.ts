@@ -1,13 +1,12 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
 import { createCloudInstances } from '../../shared/adapters/ec2';
+import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmNodes } from '../../shared/adapters/swarm';
-import { lazy } from '../../shared/config/lazy';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
-import { alertRef, parseWebhook } from '../../shared/domain/alerts';
+import { type AlertmanagerWebhook, alertRef, parseWebhook } from '../../shared/domain/alerts';
 import { ValidationError } from '../../shared/domain/errors';
-import type { Logger } from '../../shared/domain/log';
 import { dryRunParam, httpEdge, parseQuery } from '../../shared/edge/http';
 import {
   parseTarget,
@@ -87,7 +86,7 @@ const query = z.looseObject({
 
 export interface HandlerDeps extends ReplaceNodeDeps {
   settings: Settings & ReplaceNodeDeps['settings'];
-  logger: Logger;
+  logger: RootLogger;
   tokens: () => Promise<readonly string[]>;
 }
 
@@ -110,10 +109,7 @@ function defaultDeps(): HandlerDeps {
   const { settings } = rt;
   const cloud =
     settings.cloud === 'aws' && settings.clusterTag
-      ? createCloudInstances(
-          lazy(() => new EC2Client({})),
-          settings.clusterTag,
-        )
+      ? createCloudInstances(rt.aws.ec2, settings.clusterTag)
       : undefined;
   return {
     settings,
@@ -126,4 +122,8 @@ function defaultDeps(): HandlerDeps {
   };
 }
 
-export const handler = makeHandler(defaultDeps());
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  APIGatewayProxyEventV2 | AlertmanagerWebhook | { node: string } | { instance: string },
+  APIGatewayProxyStructuredResultV2
+>;

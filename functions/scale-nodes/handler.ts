@@ -1,11 +1,11 @@
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
-import { lazy } from '../../shared/config/lazy';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
-import type { Logger } from '../../shared/domain/log';
+import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
 import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type NodeScaleRequest, parseNodeScale } from './decide-node-scale';
 import { type ScaleNodesDeps, scaleNodes } from './scale-nodes';
@@ -29,7 +29,7 @@ export function readNodeQuery(query: Readonly<Record<string, string>>): {
 
 export interface HandlerDeps extends ScaleNodesDeps {
   settings: Settings;
-  logger: Logger;
+  logger: RootLogger;
   tokens: () => Promise<readonly string[]>;
 }
 
@@ -52,10 +52,7 @@ function defaultDeps(): HandlerDeps {
   const { settings } = rt;
   const group =
     settings.cloud === 'aws' && settings.workerAsgName
-      ? createWorkerGroup(
-          lazy(() => new AutoScalingClient({})),
-          settings.workerAsgName,
-        )
+      ? createWorkerGroup(rt.aws.autoScaling, settings.workerAsgName)
       : undefined;
   return {
     settings,
@@ -69,4 +66,8 @@ function defaultDeps(): HandlerDeps {
   };
 }
 
-export const handler = makeHandler(defaultDeps());
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  APIGatewayProxyEventV2 | AlertmanagerWebhook,
+  APIGatewayProxyStructuredResultV2
+>;

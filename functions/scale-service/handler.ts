@@ -1,8 +1,10 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
+import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmServices } from '../../shared/adapters/swarm';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
-import type { Logger } from '../../shared/domain/log';
+import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
 import { isSwarmObjectName } from '../../shared/domain/names';
 import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type Overrides, parseScale, type ScaleServiceDeps, scaleService } from './scale-service';
@@ -27,7 +29,7 @@ export function readQuery(query: Readonly<Record<string, string>>): {
 
 export interface HandlerDeps extends ScaleServiceDeps {
   settings: Settings;
-  logger: Logger;
+  logger: RootLogger;
   tokens: () => Promise<readonly string[]>;
 }
 
@@ -58,4 +60,8 @@ function defaultDeps(): HandlerDeps {
   };
 }
 
-export const handler = makeHandler(defaultDeps());
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  APIGatewayProxyEventV2 | AlertmanagerWebhook,
+  APIGatewayProxyStructuredResultV2
+>;

@@ -1,9 +1,11 @@
+import type { Handler, ScheduledEvent } from 'aws-lambda';
 import * as z from 'zod';
+import type { RootLogger } from '../../shared/adapters/logger';
 import { createParameterStore } from '../../shared/adapters/ssm';
 import { createSwarmNodes } from '../../shared/adapters/swarm';
 import { runtime } from '../../shared/config/runtime';
 import { SettingsError, ValidationError } from '../../shared/domain/errors';
-import type { Logger } from '../../shared/domain/log';
+import type { HandlerResult } from '../../shared/edge/http';
 import { scheduledEdge } from '../../shared/edge/scheduled';
 import { type SyncJoinTokensDeps, type SyncOutcome, syncJoinTokens } from './sync-join-tokens';
 
@@ -26,7 +28,7 @@ export function parseSyncEvent(event: unknown): { rotate: boolean; dryRun: boole
 }
 
 export interface HandlerDeps extends SyncJoinTokensDeps {
-  logger: Logger;
+  logger: RootLogger;
   dryRun: boolean;
 }
 
@@ -51,11 +53,15 @@ function defaultDeps(): HandlerDeps {
     logger: rt.logger,
     dryRun: settings.dryRun,
     swarm: createSwarmNodes(rt.managers),
-    parameters: createParameterStore(rt.ssm),
+    parameters: createParameterStore(rt.aws.ssm),
     notifier: rt.notifier('sync-join-tokens'),
     clock: { now: () => new Date() },
     settings: { settingsPrefix: settings.settingsPrefix, joinTokenMaxAgeDays: settings.joinTokenMaxAgeDays },
   };
 }
 
-export const handler = makeHandler(defaultDeps());
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  ScheduledEvent | { rotate?: boolean; dryRun?: boolean },
+  HandlerResult<SyncOutcome>
+>;

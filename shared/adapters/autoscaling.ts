@@ -1,21 +1,25 @@
-import {
-  type AutoScalingClient,
-  DescribeAutoScalingGroupsCommand,
-  DescribeScalingActivitiesCommand,
-  SetDesiredCapacityCommand,
-  TerminateInstanceInAutoScalingGroupCommand,
-} from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { ClientSource } from './aws';
+
+/** Loaded on first use (esbuild keeps a dynamic import lazy): a path that never calls it never pays for it. */
+const sdk = () => import('@aws-sdk/client-auto-scaling');
+
 import { terminateRefusal, type WorkerGroup } from '../domain/cloud';
 import { awsUnavailable } from './aws';
 
-export function createWorkerGroup(client: () => AutoScalingClient, groupName: string): WorkerGroup {
+export function createWorkerGroup(client: ClientSource<AutoScalingClient>, groupName: string): WorkerGroup {
   return {
     async describe() {
       try {
         const [groups, activities] = await Promise.all([
-          client().send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
-          client().send(
-            new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 1 }),
+          (await client()).send(
+            new (await sdk()).DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+          ),
+          (await client()).send(
+            new (await sdk()).DescribeScalingActivitiesCommand({
+              AutoScalingGroupName: groupName,
+              MaxRecords: 1,
+            }),
           ),
         ]);
         const g = groups.AutoScalingGroups?.[0];
@@ -40,8 +44,8 @@ export function createWorkerGroup(client: () => AutoScalingClient, groupName: st
     },
     async setDesired(capacity) {
       try {
-        await client().send(
-          new SetDesiredCapacityCommand({
+        await (await client()).send(
+          new (await sdk()).SetDesiredCapacityCommand({
             AutoScalingGroupName: groupName,
             DesiredCapacity: capacity,
             HonorCooldown: false,
@@ -53,8 +57,8 @@ export function createWorkerGroup(client: () => AutoScalingClient, groupName: st
     },
     async terminateAndShrink(instanceId) {
       try {
-        await client().send(
-          new TerminateInstanceInAutoScalingGroupCommand({
+        await (await client()).send(
+          new (await sdk()).TerminateInstanceInAutoScalingGroupCommand({
             InstanceId: instanceId,
             ShouldDecrementDesiredCapacity: true,
           }),

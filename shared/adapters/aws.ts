@@ -8,3 +8,6 @@ export function awsUnavailable(error: unknown, doing: string): DependencyUnavail
   const name = (error as { name?: string })?.name ?? 'Error';
   return new DependencyUnavailableError('aws', `${doing}: AWS answered ${name}`, { cause: error });
 }
+
+/** Where an adapter gets its SDK client: built (and its module loaded) on first use, once per container. */
+export type ClientSource<C> = () => C | Promise<C>;

@@ -1,12 +1,9 @@
-import {
-  CreateTagsCommand,
-  DeleteTagsCommand,
-  DescribeInstancesCommand,
-  type EC2Client,
-  type Filter,
-  type Instance,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import type { DescribeInstancesCommand, EC2Client, Filter, Instance } from '@aws-sdk/client-ec2';
+import type { ClientSource } from './aws';
+
+/** Loaded on first use (esbuild keeps a dynamic import lazy): a path that never calls it never pays for it. */
+const sdk = () => import('@aws-sdk/client-ec2');
+
 import type { CloudInstances, InstanceInfo } from '../domain/cloud';
 import { awsErrorName } from '../domain/errors';
 import { REPLACING_NODE_TAG } from '../domain/labels';
@@ -25,7 +22,7 @@ function toInfo(i: Instance): InstanceInfo {
 }
 
 export function createCloudInstances(
-  ec2: () => EC2Client,
+  ec2: ClientSource<EC2Client>,
   clusterTag: { key: string; value: string },
 ): CloudInstances {
   const clusterFilter: Filter = { Name: `tag:${clusterTag.key}`, Values: [clusterTag.value] };
@@ -37,7 +34,9 @@ export function createCloudInstances(
     let NextToken: string | undefined;
     try {
       do {
-        const page = await ec2().send(new DescribeInstancesCommand({ ...input, NextToken }));
+        const page = await (await ec2()).send(
+          new (await sdk()).DescribeInstancesCommand({ ...input, NextToken }),
+        );
         for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) found.push(toInfo(i));
         NextToken = page.NextToken;
       } while (NextToken);
@@ -70,8 +69,8 @@ export function createCloudInstances(
     },
     async clusterVisible() {
       try {
-        const page = await ec2().send(
-          new DescribeInstancesCommand({
+        const page = await (await ec2()).send(
+          new (await sdk()).DescribeInstancesCommand({
             Filters: [clusterFilter, { Name: 'instance-state-name', Values: ['running'] }],
             MaxResults: 5,
           }),
@@ -88,8 +87,8 @@ export function createCloudInstances(
     },
     async tagInstance(id, tags) {
       try {
-        await ec2().send(
-          new CreateTagsCommand({
+        await (await ec2()).send(
+          new (await sdk()).CreateTagsCommand({
             Resources: [id],
             Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
           }),
@@ -100,14 +99,16 @@ export function createCloudInstances(
     },
     async untagInstance(id, keys) {
       try {
-        await ec2().send(new DeleteTagsCommand({ Resources: [id], Tags: keys.map((Key) => ({ Key })) }));
+        await (await ec2()).send(
+          new (await sdk()).DeleteTagsCommand({ Resources: [id], Tags: keys.map((Key) => ({ Key })) }),
+        );
       } catch (error) {
         throw awsUnavailable(error, `untagging ${id}`);
       }
     },
     async terminateInstance(id) {
       try {
-        await ec2().send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+        await (await ec2()).send(new (await sdk()).TerminateInstancesCommand({ InstanceIds: [id] }));
       } catch (error) {
         throw awsUnavailable(error, `terminating ${id}`);
       }

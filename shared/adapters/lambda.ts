@@ -1,4 +1,9 @@
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { ClientSource } from './aws';
+
+/** Loaded on first use (esbuild keeps a dynamic import lazy): a path that never calls it never pays for it. */
+const sdk = () => import('@aws-sdk/client-lambda');
+
 import type { Dispatcher, DispatchResult } from '../domain/cloud';
 import { DependencyUnavailableError } from '../domain/errors';
 import { awsUnavailable } from './aws';
@@ -9,7 +14,7 @@ import { awsUnavailable } from './aws';
  * function left unset is reported, not invoked.
  */
 export function createLambdaDispatcher(
-  client: () => LambdaClient,
+  client: ClientSource<LambdaClient>,
   functions: { replaceNode: string | undefined; syncJoinTokens: string | undefined },
 ): Dispatcher {
   const invoke = async (
@@ -21,8 +26,8 @@ export function createLambdaDispatcher(
       return { dispatched: false, detail: `nothing was dispatched: ${setting} is not set` };
     let status: number | undefined;
     try {
-      const answer = await client().send(
-        new InvokeCommand({
+      const answer = await (await client()).send(
+        new (await sdk()).InvokeCommand({
           FunctionName: name,
           InvocationType: 'Event',
           Payload: new TextEncoder().encode(JSON.stringify(payload)),

@@ -1,45 +1,97 @@
+import { Logger as Powertools } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import type { LogFields, Logger, LogLevel } from '../domain/log';
 
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** The service name in every line (Powertools' `service` field). */
+export const SERVICE_NAME = 'swarm-reflex';
 
-export function createLogger(options: {
-  level?: LogLevel;
-  base?: LogFields;
-  sink?: (line: string) => void;
-  now?: () => Date;
-}): Logger {
-  const min = rank[options.level ?? 'info'];
-  const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const now = options.now ?? (() => new Date());
-  const make = (base: LogFields): Logger => {
-    const write = (level: LogLevel, message: string, fields?: LogFields) => {
-      if (rank[level] < min) return;
-      sink(serialize({ level, time: now().toISOString(), message, ...base, ...fields }));
-    };
-    return {
-      debug: (m, f) => write('debug', m, f),
-      info: (m, f) => write('info', m, f),
-      warn: (m, f) => write('warn', m, f),
-      error: (m, f) => write('error', m, f),
-      always: (f) => sink(serialize({ time: now().toISOString(), ...base, ...f })),
-      child: (f) => make({ ...base, ...f }),
-    };
+/** The domain's logger, with what only the edge needs: a logger bound to one Lambda invocation. */
+export interface RootLogger extends Logger {
+  /**
+   * A child for one invocation: the Lambda context's fields (function_request_id,
+   * function_name, function_arn, function_memory_size) and cold_start — true for the first
+   * invocation this container serves — on every line it and its children write.
+   */
+  forInvocation(context: Context | undefined, fields: LogFields): Logger;
+}
+
+type LineSink = (line: string) => void;
+
+/**
+ * Powertools Logger, writing to a sink instead of the console when one is given (tests,
+ * `npm run sweep`). `printLog` is the extension point Powertools documents for this.
+ */
+class SinkLogger extends Powertools {
+  sink: LineSink | undefined;
+
+  protected override printLog(logLevel: number, log: Parameters<Powertools['printLog']>[1]): void {
+    if (this.sink === undefined) super.printLog(logLevel, log);
+    else this.sink(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
+
+  protected override createLogger(options?: ConstructorParameters<typeof Powertools>[0]): SinkLogger {
+    const child = new SinkLogger(options);
+    child.sink = this.sink;
+    return child;
+  }
+}
+
+/**
+ * Structured JSON logs through Powertools Logger: one object per line with `level`, `message`,
+ * `timestamp`, `service` and the Lambda context's fields, plus our correlation keys (function,
+ * groupKey, service, node) carried by child loggers. Lines whose fields carry `audit: true`
+ * (the decisions) and `always` lines are written whatever the level: an audit trail that a
+ * LOG_LEVEL can switch off is none.
+ */
+export function createLogger(options: { level?: LogLevel; base?: LogFields; sink?: LineSink }): RootLogger {
+  const root = new SinkLogger({
+    serviceName: SERVICE_NAME,
+    logLevel: (options.level ?? 'info').toUpperCase() as Uppercase<LogLevel>,
+    persistentKeys: own(options.base),
+  });
+  root.sink = options.sink;
+  let invocations = 0;
+  return {
+    ...wrap(root),
+    forInvocation(context, fields) {
+      const child = root.createChild({ persistentKeys: own(fields) });
+      if (context !== undefined) {
+        child.addContext(context);
+        // A child counts its own cold start; the container's is the one that matters.
+        child.appendPersistentKeys({ cold_start: invocations === 0 });
+      }
+      invocations += 1;
+      return wrap(child);
+    },
   };
-  return make(options.base ?? {});
 }
 
-function serialize(record: LogFields): string {
-  return JSON.stringify(record, (_key, value: unknown) =>
-    value instanceof Error ? describeError(value) : value,
-  );
+/**
+ * Powertools owns `service` (always swarm-reflex, the field every Powertools user filters on):
+ * the Swarm service a line is about is written as `swarmService` instead of being dropped.
+ */
+function own(fields: LogFields | undefined): LogFields {
+  if (fields === undefined) return {};
+  if (!('service' in fields)) return fields;
+  const { service, ...rest } = fields;
+  return { ...rest, swarmService: service };
 }
 
-function describeError(error: Error, depth = 0): LogFields {
-  const out: LogFields = { name: error.name, message: error.message };
-  const code = (error as { code?: unknown }).code;
-  if (code !== undefined) out.code = code;
-  if (error.stack) out.stack = error.stack.split('\n').slice(0, 6).join('\n');
-  if (error.cause instanceof Error && depth < 3) out.cause = describeError(error.cause, depth + 1);
-  else if (error.cause !== undefined) out.cause = String(error.cause);
-  return out;
+function wrap(logger: Powertools): Logger {
+  // Made on first use: most invocations write no audit or always line.
+  let unfiltered: Powertools | undefined;
+  const always = () => {
+    unfiltered ??= logger.createChild({ logLevel: 'INFO' });
+    return unfiltered;
+  };
+  return {
+    debug: (message, fields) => logger.debug(message, own(fields)),
+    info: (message, fields) =>
+      fields?.audit === true ? always().info(message, own(fields)) : logger.info(message, own(fields)),
+    warn: (message, fields) => logger.warn(message, own(fields)),
+    error: (message, fields) => logger.error(message, own(fields)),
+    always: (fields) =>
+      always().info(typeof fields.metric === 'string' ? fields.metric : 'record', own(fields)),
+    child: (fields) => wrap(logger.createChild({ persistentKeys: own(fields) })),
+  };
 }

@@ -1,34 +1,33 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type Docker from 'dockerode';
+import { type AwsClients, awsClients } from '../adapters/aws-clients';
 import { createNotifier } from '../adapters/chat';
 import { createDockerClient, type TlsMaterial } from '../adapters/docker';
-import { createLogger } from '../adapters/logger';
+import { createLogger, type RootLogger } from '../adapters/logger';
 import { managerEndpoints } from '../adapters/manager-endpoints';
 import { createManagerPool, type ManagerPool } from '../adapters/manager-pool';
 import { createParameterStore } from '../adapters/ssm';
 import type { ParameterStore } from '../domain/cloud';
 import type { Logger } from '../domain/log';
 import type { Notifier } from '../domain/notice';
-import { lazy } from './lazy';
 import { createSecrets, SECRETS_TTL_MS, type Secrets } from './secrets';
 import { loadSettings, type Settings } from './settings';
 
 /**
  * What every function's default dependencies are built from, once per container (module
  * scope): the settings (validated at cold start, so a bad value fails the start), one
- * logger, one SSM client (only created if SETTINGS_PREFIX is set), one Docker client (a new
- * one when its TLS material was rotated).
+ * logger, the AWS SDK clients (each built, and its module loaded, on first use), one Docker
+ * client per manager (a new one when its TLS material was rotated).
  */
 export interface Runtime {
   settings: Settings;
-  logger: Logger;
+  logger: RootLogger;
   secrets: Secrets;
   /** The client for DOCKER_HOST. Rejects with a SettingsError naming what is missing when TLS is wanted and its material is not there. */
   docker(): Promise<Docker>;
   /** Every manager the functions may reach the swarm through (DOCKER_HOST, SWARM_MANAGERS, SSM). */
   managers: ManagerPool;
-  /** The one SSM client of this container, created on first use. */
-  ssm(): SSMClient;
+  /** The AWS SDK clients of this container, each created on first use. */
+  aws: AwsClients;
   /** Chat messages from `source` to the configured targets; a failed delivery never fails a remediation. */
   notifier(source: string): Notifier;
 }
@@ -39,12 +38,12 @@ export function runtime(): Runtime {
   if (current) return current;
   const settings = loadSettings();
   const logger = createLogger({ level: settings.logLevel });
-  const ssm = lazy(() => new SSMClient({}));
-  const secrets = createSecrets({ settings, ssm });
+  const aws = awsClients();
+  const secrets = createSecrets({ settings, ssm: aws.ssm });
   const clientFor = dockerClients(settings, () => secrets.dockerTls());
   const managers = buildManagerPool(settings, {
     client: clientFor,
-    parameters: settings.settingsPrefix === undefined ? undefined : createParameterStore(ssm),
+    parameters: settings.settingsPrefix === undefined ? undefined : createParameterStore(aws.ssm),
     log: logger,
   });
   current = {
@@ -53,7 +52,7 @@ export function runtime(): Runtime {
     secrets,
     docker: () => clientFor(settings.docker.host),
     managers,
-    ssm,
+    aws,
     notifier: (source) =>
       createNotifier({
         source,

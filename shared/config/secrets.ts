@@ -1,4 +1,5 @@
-import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { ClientSource } from '../adapters/aws';
 import { readTlsFiles, type TlsMaterial } from '../adapters/docker';
 import { DependencyUnavailableError, SettingsError } from '../domain/errors';
 import type { ChatTarget } from '../domain/notice';
@@ -52,7 +53,7 @@ export function createSecrets(options: {
     Settings,
     'settingsPrefix' | 'webhookTokens' | 'slackWebhookUrl' | 'notifyWebhookUrl' | 'docker'
   >;
-  ssm: () => SSMClient;
+  ssm: ClientSource<SSMClient>;
   ttlMs?: number;
   now?: () => number;
 }): Secrets {
@@ -67,7 +68,7 @@ export function createSecrets(options: {
     if (settings.settingsPrefix === undefined) return new Map();
     const prefix = secretsPath(settings.settingsPrefix);
     if (cache && now() - cache.at < ttl) return cache.values;
-    inflight ??= fetchAll(options.ssm(), prefix)
+    inflight ??= fetchAll(options.ssm, prefix)
       .then((values) => {
         cache = { at: now(), values };
         return values;
@@ -128,18 +129,19 @@ export function createSecrets(options: {
   };
 }
 
-async function fetchAll(ssm: SSMClient, prefix: string): Promise<Map<string, string>> {
+/** Every parameter directly under `prefix`, page by page (the SDK's paginator follows NextToken). */
+async function fetchAll(ssm: ClientSource<SSMClient>, prefix: string): Promise<Map<string, string>> {
+  const { paginateGetParametersByPath } = await import('@aws-sdk/client-ssm');
   const values = new Map<string, string>();
-  let NextToken: string | undefined;
-  do {
-    const page = await ssm.send(
-      new GetParametersByPathCommand({ Path: prefix, WithDecryption: true, Recursive: false, NextToken }),
-    );
+  const pages = paginateGetParametersByPath(
+    { client: await ssm() },
+    { Path: prefix, WithDecryption: true, Recursive: false },
+  );
+  for await (const page of pages) {
     for (const p of page.Parameters ?? []) {
       const name = p.Name?.slice(prefix.length + 1);
       if (name && p.Value !== undefined) values.set(name, p.Value);
     }
-    NextToken = page.NextToken;
-  } while (NextToken);
+  }
   return values;
 }

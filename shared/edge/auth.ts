@@ -6,7 +6,7 @@ import { AuthError } from '../domain/errors';
  * the accepted tokens. Digests are compared so every comparison takes the same time
  * whatever the lengths, and every token is compared so the position of a match leaks nothing.
  */
-export function authenticate(authorization: string | undefined, tokens: readonly string[]): void {
+export function checkBearer(authorization: string | undefined, tokens: readonly string[]): void {
   if (tokens.length === 0) throw new AuthError('no webhook token is configured');
   const presented = presentedToken(authorization);
   if (presented === undefined) throw new AuthError('missing or malformed Authorization header');

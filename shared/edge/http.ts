@@ -1,20 +1,23 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as z from 'zod';
 import type { Settings } from '../config/settings';
 import { type AlertmanagerWebhook, parseWebhook } from '../domain/alerts';
-import { publicMessage, ReflexError, ValidationError } from '../domain/errors';
-import { answeringManager, withInvocation } from '../domain/invocation';
+import { ValidationError } from '../domain/errors';
+import { withInvocation } from '../domain/invocation';
 import type { Logger } from '../domain/log';
-import { authenticate } from './auth';
-import { parseJsonBody, readEvent } from './event';
-import { countOutcomes } from './metrics';
-import type { LambdaTimeLeft } from './scheduled';
-import { statusFor } from './status';
+import { authenticate } from './middleware/authenticate';
+import { type Counted, countOutcomes } from './middleware/count-outcomes';
+import { type HttpResponse, httpAnswer, httpResponse } from './middleware/http-response';
+import { type InvocationLogger, invocationContext, localContext } from './middleware/invocation-context';
+import { boundedJsonBody } from './middleware/json-body';
+import { edgeState } from './middleware/state';
+import { type EventParser, validateEvent } from './middleware/validate-event';
 
-export interface HttpResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { HttpResponse };
+
+/** What a function's domain returns: its outcomes, and anything else the answer carries. */
+export type HandlerResult<O> = { outcomes: readonly O[] } & Record<string, unknown>;
 
 export interface EdgeContext {
   /** Query parameters of the URL (empty for direct invocations). */
@@ -22,15 +25,15 @@ export interface EdgeContext {
   log: Logger;
 }
 
-export interface EdgeOptions<I, O extends { kind: string; reason?: string }> {
+export interface EdgeOptions<I, O extends Counted> {
   name: string;
-  settings: Settings;
-  logger: Logger;
+  settings: Pick<Settings, 'maxBodyBytes'>;
+  logger: InvocationLogger;
   /** The accepted tokens; may fetch them (SSM), so it may fail with a retryable error. */
   tokens: () => Promise<readonly string[]>;
   /** Validates the parsed body (or a direct invocation's event); throws ValidationError. */
-  parse: (payload: unknown) => { input: I; logKeys?: Record<string, unknown> };
-  handle: (input: I, context: EdgeContext) => Promise<{ outcomes: readonly O[] } & Record<string, unknown>>;
+  parse: EventParser<I>;
+  handle: (input: I, context: EdgeContext) => Promise<HandlerResult<O>>;
 }
 
 /** `?dryRun=true|false|1|0` on every route: the plan without the change. */
@@ -61,71 +64,41 @@ export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
 }
 
 /**
- * The edge every HTTP function shares: authenticate, bound and parse the body, validate it,
- * call the domain, count its outcomes, and map errors to statuses in one place. The order
- * matters: nothing is parsed, and Docker is never asked, before the caller is known.
- * A direct invocation that fails for a reason a retry can cure (5xx) throws instead.
+ * The edge every HTTP function shares, as a middy pipeline of our own middlewares, one concern
+ * each: carry the Lambda context, answer (and map errors to statuses, in one place), count the
+ * outcomes, authenticate, bound and parse the body, validate it — then the domain. The order
+ * matters: nothing is parsed, and Docker is never asked, before the caller is known. The whole
+ * pipeline runs inside `withInvocation`, which keeps the invocation's deadline (from the
+ * context's getRemainingTimeInMillis) and the answering manager for the adapters under it.
  */
-export function httpEdge<I, O extends { kind: string; reason?: string }>(
+export function httpEdge<I, O extends Counted>(
   options: EdgeOptions<I, O>,
-): (event: unknown, context?: LambdaTimeLeft) => Promise<HttpResponse> {
-  return (event, context) => withInvocation(context, () => handleHttp(options, event));
-}
-
-async function handleHttp<I, O extends { kind: string; reason?: string }>(
-  options: EdgeOptions<I, O>,
-  event: unknown,
-): Promise<HttpResponse> {
+): (event: APIGatewayProxyEventV2 | unknown, context?: Context) => Promise<HttpResponse> {
   const { name, settings, logger } = options;
-  const started = Date.now();
-  let log = logger.child({ function: name });
-  let direct = false;
-  try {
-    const request = readEvent(event);
-    direct = request.kind === 'direct';
-    let payload: unknown;
-    let query: Readonly<Record<string, string>> = {};
-    if (request.kind === 'http') {
-      authenticate(request.headers.authorization, await options.tokens());
-      payload = parseJsonBody(request.body, settings.maxBodyBytes);
-      query = request.query;
-    } else {
-      payload = request.payload;
-    }
-    const { input, logKeys } = options.parse(payload);
-    if (logKeys) log = log.child(logKeys);
-    const result = await options.handle(input, { query, log });
-    countOutcomes(log, name, result.outcomes);
-    const manager = answeringManager();
-    log.info('request handled', {
-      status: 200,
-      outcomes: result.outcomes.length,
-      manager,
-      ms: Date.now() - started,
+  const inputs = new WeakMap<object, I>();
+  const outcomes = new WeakMap<object, readonly O[]>();
+  const pipeline = middy<unknown, HttpResponse | HandlerResult<O>>({ timeoutEarlyInMillis: 0 })
+    .use(invocationContext({ name, logger }))
+    .use(httpResponse())
+    .use(countOutcomes({ name, outcomes }))
+    .use(authenticate({ tokens: options.tokens }))
+    .use(boundedJsonBody({ maxBytes: settings.maxBodyBytes }))
+    .use(validateEvent({ parse: options.parse, into: inputs }))
+    .handler(async (_event, context) => {
+      const { http, log } = edgeState(context);
+      const result = await options.handle(required(inputs.get(context)), { query: http?.query ?? {}, log });
+      outcomes.set(context, result.outcomes);
+      return result;
     });
-    return respond(200, manager === undefined ? result : { ...result, manager });
-  } catch (error) {
-    const status = statusFor(error);
-    const level = status >= 500 ? 'error' : 'warn';
-    log[level]('request refused', { status, error, manager: answeringManager(), ms: Date.now() - started });
-    const body: Record<string, unknown> = {
-      error: error instanceof ReflexError ? error.name : 'InternalError',
-      message: publicMessage(error),
-    };
-    if (error instanceof ValidationError && error.issues.length > 0) body.issues = error.issues;
-    if (status === 503) body.retry = true;
-    // A direct invocation (the sweep's asynchronous dispatch, a schedule, the console) has no
-    // HTTP caller to retry on a 503: it must FAIL, so that Lambda retries it and then sends
-    // it to the failure destination. A returned 503 would count as a success, and be lost.
-    if (direct && status >= 500) throw new Error(publicMessage(error), { cause: error });
-    return respond(status, body);
-  }
+  return (event, context) =>
+    withInvocation(context, async () => {
+      // httpResponse turned the handler's result, or its error, into an HTTP answer.
+      return httpAnswer.parse(await pipeline(event, context ?? localContext(name)));
+    });
 }
 
-function respond(statusCode: number, body: unknown): HttpResponse {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify(body),
-  };
+/** The input validateEvent stored: always there once the middlewares before the handler ran. */
+function required<I>(input: I | undefined): I {
+  if (input === undefined) throw new Error('the handler ran without a validated input');
+  return input;
 }

@@ -1,14 +1,25 @@
-import type { Logger } from '../domain/log';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SERVICE_NAME } from '../adapters/logger';
+
+/** Where the outcome counts go: CloudWatch namespace, metric name and dimensions (the dashboard reads these). */
+export const OUTCOME_METRIC = {
+  namespace: 'SwarmReflex',
+  name: 'outcomes',
+  dimensions: ['function', 'kind', 'reason'],
+} as const;
+
+let shared: Metrics | undefined;
 
 /**
- * Counts outcomes by kind and reason as CloudWatch Embedded Metric Format log lines: the
- * metrics come out of the logs, so no SDK call (and no IAM action) is needed to publish them.
+ * Counts outcomes by function, kind and reason with Powertools Metrics: CloudWatch Embedded
+ * Metric Format lines on stdout, so no SDK call (and no IAM action) is needed to publish them.
+ * Each (kind, reason) is one EMF line with exactly those three dimensions: Powertools' own
+ * `service` dimension is cleared, so the metric keeps the identity alarms and dashboards use.
  */
 export function countOutcomes(
-  log: Logger,
   fn: string,
   outcomes: ReadonlyArray<{ kind: string; reason?: string }>,
-  now: () => number = Date.now,
+  metrics: Metrics = outcomeMetrics(),
 ): void {
   const counts = new Map<string, { kind: string; reason: string; count: number }>();
   for (const o of outcomes) {
@@ -19,21 +30,14 @@ export function countOutcomes(
     counts.set(key, entry);
   }
   for (const { kind, reason, count } of counts.values()) {
-    log.always({
-      _aws: {
-        Timestamp: now(),
-        CloudWatchMetrics: [
-          {
-            Namespace: 'SwarmReflex',
-            Dimensions: [['function', 'kind', 'reason']],
-            Metrics: [{ Name: 'outcomes', Unit: 'Count' }],
-          },
-        ],
-      },
-      function: fn,
-      kind,
-      reason,
-      outcomes: count,
-    });
+    const one = metrics.singleMetric();
+    one.clearDefaultDimensions();
+    one.addDimensions({ function: fn, kind, reason });
+    one.addMetric(OUTCOME_METRIC.name, MetricUnit.Count, count);
   }
+}
+
+function outcomeMetrics(): Metrics {
+  shared ??= new Metrics({ namespace: OUTCOME_METRIC.namespace, serviceName: SERVICE_NAME });
+  return shared;
 }

@@ -13,6 +13,7 @@ import { createParameterStore } from '../../shared/adapters/ssm';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
 import { buildManagerPool, dockerClients } from '../../shared/config/runtime';
 import { parseSettings, type Settings } from '../../shared/config/settings';
+import { localContext } from '../../shared/edge/middleware/invocation-context';
 import {
   type ChatReceiver,
   requireRealHarness,
@@ -281,7 +282,7 @@ describeReal('the manager pool on a real swarm (3 managers, 2 workers)', () => {
       const fns = functions(settings);
       const remainingMs = 4_000;
       const ends = Date.now() + remainingMs;
-      const context = { getRemainingTimeInMillis: () => ends - Date.now() };
+      const context = { ...localContext('test'), getRemainingTimeInMillis: () => ends - Date.now() };
       const timedOut = new Promise<'timed out'>((r) => setTimeout(() => r('timed out'), remainingMs));
       const answer = await Promise.race([
         fns.scaleService(webhookEvent(TOKEN, [{ alertname: 'Load', service: 'web', scale: 'up' }]), context),

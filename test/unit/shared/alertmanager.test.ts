@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import upWebhook from '../../../events/scale-service/webhook-scale-up.json';
 import { parseWebhook } from '../../../shared/domain/alerts';
 import { PayloadTooLargeError, ValidationError } from '../../../shared/domain/errors';
-import { parseJsonBody } from '../../../shared/edge/event';
+import { parseJsonBody } from '../../../shared/edge/middleware/json-body';
 
 function parseBytes(bytes: Uint8Array) {
   return parseWebhook(parseJsonBody(Buffer.from(bytes), 4096), 50);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuthError } from '../../../shared/domain/errors';
-import { authenticate } from '../../../shared/edge/auth';
+import { checkBearer as authenticate } from '../../../shared/edge/auth';
 
 const tokens = ['first-token-0123456789', 'second-token-0123456789'];
 

@@ -3,6 +3,7 @@ import { createLogger } from '../../../shared/adapters/logger';
 import { parseSettings } from '../../../shared/config/settings';
 import { invocationDeadline, noteManager } from '../../../shared/domain/invocation';
 import { httpEdge } from '../../../shared/edge/http';
+import { localContext } from '../../../shared/edge/middleware/invocation-context';
 
 const settings = parseSettings({ WEBHOOK_TOKENS: 'invocation-test-token-0123' });
 const tick = () => new Promise((r) => setTimeout(r, 5));
@@ -36,7 +37,8 @@ describe('what one invocation knows about itself', () => {
   it('takes its deadline from its own Lambda context, less a margin; none without one', async () => {
     const before = Date.now();
     const withContext = JSON.parse(
-      (await edge({ manager: 'x' }, { getRemainingTimeInMillis: () => 10_000 })).body,
+      (await edge({ manager: 'x' }, { ...localContext('test'), getRemainingTimeInMillis: () => 10_000 }))
+        .body,
     );
     expect(withContext.deadline).toBeGreaterThanOrEqual(before + 9_000 - 50);
     expect(withContext.deadline).toBeLessThanOrEqual(Date.now() + 9_000);

@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeHandler, parseSweepEvent, sweepTime } from '../../../../functions/health-sweep/handler';
 import { reportOnlyDispatcher } from '../../../../shared/adapters/lambda';
+import { localContext } from '../../../../shared/edge/middleware/invocation-context';
 import { startChatReceiver } from '../../../harness/chat-receiver';
+import { captureEmf } from '../../../support/emf';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { FakeServices } from '../../../support/fake-services';
 import { memoryLogger, realNotifier } from '../../../support/real-deps';
@@ -109,13 +111,13 @@ describe('health-sweep handler', () => {
       .add('m3', { role: 'manager' })
       .add('w1', { state: 'down', updatedAt: new Date('2026-11-24T11:54:30Z') });
     const h = handlerWith(nodes);
-    const result = await h.handler(fixture('schedule.json'));
+    const { result, emf } = await captureEmf(() => h.handler(fixture('schedule.json')));
     expect(result).toMatchObject({ dryRun: false, at: '2026-11-24T12:00:00.000Z' });
     expect(result.outcomes).toEqual([
       expect.objectContaining({ kind: 'node-down', subject: 'w1', action: 'not-dispatched' }),
       expect.objectContaining({ kind: 'join-tokens', action: 'not-checked' }),
     ]);
-    const metrics = h.lines.filter((l) => l._aws !== undefined).map((l) => `${l.kind}/${l.reason}`);
+    const metrics = emf.map((l) => `${l.kind}/${l.reason}`);
     expect(metrics.sort()).toEqual(['join-tokens/not-checked', 'node-down/not-dispatched']);
     const audit = h.lines.filter((l) => l.audit === true);
     expect(audit).toHaveLength(2);
@@ -149,7 +151,7 @@ describe('health-sweep handler', () => {
       // same scheduled time, and says everything again. Six messages of 1 s each, 3 s left.
       const remainingMs = 3_000;
       const ended = Date.now() + remainingMs;
-      const context = { getRemainingTimeInMillis: () => ended - Date.now() };
+      const context = { ...localContext('test'), getRemainingTimeInMillis: () => ended - Date.now() };
       const timedOut = new Promise<'timed out'>((r) => setTimeout(() => r('timed out'), remainingMs));
       const result = await Promise.race([handler(fixture('schedule.json'), context), timedOut]);
       expect(result).not.toBe('timed out');

@@ -10,6 +10,7 @@ import { createSecrets } from '../../../../shared/config/secrets';
 import { parseSettings } from '../../../../shared/config/settings';
 import { parseWebhook } from '../../../../shared/domain/alerts';
 import { type ChatReceiver, startChatReceiver } from '../../../harness/chat-receiver';
+import { captureEmf } from '../../../support/emf';
 import { LONE_SURROGATE, slackLimitViolations } from '../../../support/slack-limits';
 
 const TOKEN = 'notify-handler-token-0123456789';
@@ -376,11 +377,13 @@ describe('notify handler (real local HTTP receivers)', () => {
   it('counts its outcome as a metric and logs one audit line per delivery', async () => {
     const slack = await receiver();
     const { handler, lines } = setup({ SLACK_WEBHOOK_URL: slack.url });
-    await handler(httpEvent(fixtureText('webhook-firing.json')));
+    const { emf } = await captureEmf(() => handler(httpEvent(fixtureText('webhook-firing.json'))));
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.filter((r) => r.audit === true)).toEqual([
       expect.objectContaining({ function: 'notify', targets: 1, failed: 0, alerts: 3, firing: 3 }),
     ]);
-    expect(records.find((r) => r._aws !== undefined)).toMatchObject({ kind: 'delivered', outcomes: 1 });
+    expect(emf).toEqual([
+      expect.objectContaining({ function: 'notify', kind: 'delivered', reason: 'none', outcomes: 1 }),
+    ]);
   });
 });

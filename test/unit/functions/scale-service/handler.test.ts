@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { makeHandler } from '../../../../functions/scale-service/handler';
 import { createLogger } from '../../../../shared/adapters/logger';
 import { parseSettings } from '../../../../shared/config/settings';
+import { captureEmf } from '../../../support/emf';
 import { FakeSwarm, fastRetry } from '../../../support/fake-swarm';
 
 const TOKEN = 'local-development-token-0001';
@@ -197,11 +198,28 @@ describe('scale-service handler', () => {
 
   it('logs one audit line per decision and counts outcomes as metrics', async () => {
     const { handler, lines } = setup();
-    await handler(httpEvent(upWebhook()));
+    const { emf } = await captureEmf(() => handler(httpEvent(upWebhook())));
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.filter((r) => r.audit === true)).toEqual([
-      expect.objectContaining({ service: 'demo', kind: 'scaled', from: 1, to: 2, function: 'scale-service' }),
+      expect.objectContaining({
+        swarmService: 'demo',
+        kind: 'scaled',
+        from: 1,
+        to: 2,
+        function: 'scale-service',
+      }),
     ]);
-    expect(records.find((r) => r._aws !== undefined)).toMatchObject({ kind: 'scaled', outcomes: 1 });
+    expect(emf).toEqual([
+      expect.objectContaining({ function: 'scale-service', kind: 'scaled', outcomes: 1 }),
+    ]);
+    expect(emf[0]?._aws).toMatchObject({
+      CloudWatchMetrics: [
+        {
+          Namespace: 'SwarmReflex',
+          Dimensions: [['function', 'kind', 'reason']],
+          Metrics: [{ Name: 'outcomes', Unit: 'Count' }],
+        },
+      ],
+    });
   });
 });
