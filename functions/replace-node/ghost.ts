@@ -2,10 +2,12 @@ import type { CloudInstances, InstanceInfo } from '../../shared/domain/cloud';
 import { INSTANCE_ID_LABEL } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
 import type { NodeState } from '../../shared/domain/swarm';
-import { claimReplacement, readReplacementClaims } from '../../shared/domain/swarm-ledger';
+import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
+import { applyPlan } from './apply-plan';
 import { downSinceOf } from './down-since';
+import { describePlan, planGhostRemoval } from './plan';
 import { decideGhostRemoval, nodesBackedBy, stormLimit } from './rules';
-import { announce, cameBack, findInstance, isLive, refused, removedByAnother, removeOnce } from './steps';
+import { findInstance, isLive, refused } from './steps';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
 /**
@@ -79,36 +81,22 @@ export async function removeGhost(
   const verdict = decideGhostRemoval(nodes, node, now, deps.settings.nodeDownGraceSeconds, downSince);
   if (verdict.kind === 'refuse')
     return refused(deps, name, node, verdict.reason, `${verdict.detail} (${gone})`, verdict.severity);
+  const detail = `${node.role} ${node.hostname} (${node.id}) was down and ${gone}: removed from the swarm, nothing terminated.`;
+  const plan = planGhostRemoval({ node, own, downSince, now, detail });
   if (dryRun) {
+    const steps = describePlan(plan);
     return {
       kind: 'skipped',
       target: name,
       node: node.id,
       reason: 'dry-run',
       detail: `nothing changed: ${gone}`,
-      steps: [
-        ...(node.role === 'manager' ? [`demote manager ${node.hostname}`] : []),
-        `remove ghost node ${node.hostname} (${node.id})`,
-      ],
+      steps,
     };
   }
-  if (node.role === 'manager') {
-    if (!own)
-      await claimReplacement(deps.swarm, ledger, {
-        nodeId: node.id,
-        claimedAt: now,
-        downSince,
-        role: 'manager',
-        ghost: true,
-      });
-    await deps.swarm.demoteNode(node);
-  }
-  const removal = await removeOnce(deps, memo, node);
-  if (removal === 'not-found') return removedByAnother(name, node);
-  if (removal === 'not-down') return cameBack(deps, name, node, node.role, undefined, [], log);
-  const detail = `${node.role} ${node.hostname} (${node.id}) was down and ${gone}: removed from the swarm, nothing terminated.`;
+  const applied = await applyPlan(deps, plan, { name, ledger, log, memo });
+  if ('stopped' in applied) return applied.stopped;
   log.info('removed ghost', { node: node.id, instance: instance?.id });
-  await announce(deps, 'info', `Removed ghost node ${node.hostname}`, detail);
   return {
     kind: 'removed-ghost',
     target: name,

@@ -1,35 +1,21 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
 import { DependencyUnavailableError, QuorumLostError } from '../../shared/domain/errors';
-import {
-  REPLACING_HOSTNAME_TAG,
-  REPLACING_NODE_TAG,
-  REPLACING_REMOVED_TAG,
-  REPLACING_ROLE_TAG,
-  REPLACING_SINCE_TAG,
-  SCALE_IN_LABEL,
-} from '../../shared/domain/labels';
+import { REPLACING_NODE_TAG, REPLACING_SINCE_TAG, SCALE_IN_LABEL } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
 import { retryAttempt } from '../../shared/domain/retry';
+import type { NodeState } from '../../shared/domain/swarm';
 import {
-  claimReplacement,
   type ReplacementClaim,
   readReplacementClaims,
   recentClaimsOfOthers,
 } from '../../shared/domain/swarm-ledger';
+import { applyPlan } from './apply-plan';
 import { downSinceOf } from './down-since';
 import { ghostEvidence, ghostsAmong, removeGhost } from './ghost';
+import { describePlan, planReplacement } from './plan';
 import { resume } from './resume';
 import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
-import {
-  abandon,
-  announce,
-  cameBack,
-  findInstance,
-  isLive,
-  refused,
-  removedByAnother,
-  removeOnce,
-} from './steps';
+import { abandon, findInstance, refused } from './steps';
 import { describeTarget, resolveTarget, type Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
@@ -99,6 +85,14 @@ async function replaceOne(
   }
 }
 
+interface Run {
+  now: Date;
+  dryRun: boolean;
+  log: Logger;
+  memo: Memo;
+}
+
+/** One attempt: find the node and its instance; refuse, remove a ghost, resume, or replace it. */
 async function attempt(
   deps: ReplaceNodeDeps,
   target: Target,
@@ -107,12 +101,12 @@ async function attempt(
   memo: Memo,
 ): Promise<ReplaceOutcome> {
   const name = describeTarget(target);
-  const now = deps.clock.now();
+  const run: Run = { now: deps.clock.now(), dryRun, log, memo };
   const nodes = await deps.swarm.listNodes();
   const node = resolveTarget(nodes, target);
   if (node === 'ambiguous')
     return refused(deps, name, undefined, 'ambiguous-target', `several nodes match ${name}`, 'warning');
-  if (!node) return resume(deps, target, name, nodes, now, log, memo);
+  if (!node) return resume(deps, target, name, nodes, run.now, log, memo);
   if (node.labels[SCALE_IN_LABEL] !== undefined) {
     const detail = `node ${node.hostname} is being scaled in: its scale-in terminates it through its group (which shrinks), not a replacement`;
     return refused(deps, name, node, 'scaling-in', detail, undefined);
@@ -123,7 +117,7 @@ async function attempt(
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
     const gone = node.state === 'down' ? await ghostEvidence(deps.cloud, node, instance, nodes) : undefined;
-    if (gone) return removeGhost(deps, { name, nodes, node, gone }, instance, { now, dryRun, log, memo });
+    if (gone) return removeGhost(deps, { name, nodes, node, gone }, instance, run);
     const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);
     // Only refuse loudly once the node is really a candidate; a Ready node is routine.
     if (refusal)
@@ -136,8 +130,16 @@ async function attempt(
         node.state === 'down' ? 'warning' : undefined,
       );
   }
+  return replace(deps, { name, nodes, node, instance }, run);
+}
 
-  // The hourly limit and our own earlier claim, from the ledger on the swarm object.
+/** Decide with the ledger on the swarm (the hourly limit, our own claim); plan; apply the plan. */
+async function replace(
+  deps: ReplaceNodeDeps,
+  subject: { name: string; nodes: readonly NodeState[]; node: NodeState; instance: InstanceInfo | undefined },
+  { now, dryRun, log, memo }: Run,
+): Promise<ReplaceOutcome> {
+  const { name, nodes, node, instance } = subject;
   const ledger = await deps.swarm.inspectSwarm();
   const claims = readReplacementClaims(ledger.labels);
   const own = claims.find((c) => c.nodeId === node.id);
@@ -147,92 +149,34 @@ async function attempt(
     ? await ghostsAmong(deps.cloud, nodes, node, deps.settings.maxDownShare)
     : new Set<string>();
   const verdict = decideReplacement(nodes, node, now, deps.settings, recent, downSince, ghosts);
-  // What it was before our own demotion, for the outcome and the messages.
-  const role = own?.role ?? node.role;
   if (verdict.kind === 'refuse') {
     // A node that is back leaves no claim or tag of an earlier, interrupted attempt behind.
     if (verdict.reason === 'node-not-down' && own && !dryRun) await abandon(deps, node, instance, log);
     return refused(deps, name, node, verdict.reason, verdict.detail, verdict.severity);
   }
-
-  const plan = [
-    ...(own ? [] : ['claim a replacement slot on the swarm']),
-    ...(instance ? [`tag ${instance.id} as being replaced`] : []),
-    ...(node.role === 'manager' ? [`demote manager ${node.hostname}`] : []),
-    `remove node ${node.hostname} (${node.id}) unless it is back`,
-    ...(instance && isLive(instance) ? [`terminate ${instance.id}`] : []),
-  ];
-  if (dryRun)
+  const plan = planReplacement({ node, instance, own, role: own?.role ?? node.role, downSince, now });
+  if (dryRun) {
+    const steps = describePlan(plan);
     return {
       kind: 'skipped',
       target: name,
       node: node.id,
       reason: 'dry-run',
       detail: 'nothing changed',
-      steps: plan,
+      steps,
     };
-
-  const steps: string[] = [];
-  // Count and claim are one versioned write: of concurrent callers one wins, the others re-read.
-  if (!own || own.claimedAt.getTime() <= now.getTime() - ONE_HOUR_MS) {
-    await claimReplacement(deps.swarm, ledger, { nodeId: node.id, claimedAt: now, downSince, role });
-    steps.push('claimed');
   }
-  if (instance && deps.cloud) {
-    const ours = instance.tags[REPLACING_NODE_TAG] === node.id;
-    await deps.cloud.tagInstance(instance.id, {
-      [REPLACING_NODE_TAG]: node.id,
-      [REPLACING_SINCE_TAG]: (ours && instance.tags[REPLACING_SINCE_TAG]) || now.toISOString(),
-      [REPLACING_HOSTNAME_TAG]: node.hostname,
-      [REPLACING_ROLE_TAG]: role,
-    });
-    steps.push(`tagged ${instance.id}`);
-  }
-  if (node.role === 'manager') {
-    // With the version we read: a manager that came back since changed, and the retry re-decides.
-    await deps.swarm.demoteNode(node);
-    steps.push(`demoted ${node.hostname}`);
-    await announce(
-      deps,
-      'info',
-      `Demoted dead manager ${node.hostname}`,
-      `${node.hostname} (${node.id}) was down since ${downSince.toISOString()}; quorum kept.`,
-    );
-  }
-  // Without force: swarmkit itself refuses a node that is Ready again.
-  const removal = await removeOnce(deps, memo, node);
-  if (removal === 'not-found') return removedByAnother(name, node);
-  if (removal === 'not-down') return cameBack(deps, name, node, role, instance, steps, log);
-  steps.push(`removed ${node.hostname}`);
-  await announce(
-    deps,
-    'info',
-    `Removed dead node ${node.hostname} from the swarm`,
-    `${role} ${node.hostname} (${node.id}) was down since ${downSince.toISOString()}.`,
-  );
-  if (instance && deps.cloud && isLive(instance)) {
-    // What lets a later caller finish this one (a claim also does, for the hour it lasts).
-    await deps.cloud
-      .tagInstance(instance.id, { [REPLACING_REMOVED_TAG]: now.toISOString() })
-      .catch((error: unknown) => log.warn('could not tag the removal; the claim covers it', { error }));
-    await deps.cloud.terminateInstance(instance.id);
-    steps.push(`terminated ${instance.id}`);
-    await announce(
-      deps,
-      'info',
-      `Terminated ${instance.id}`,
-      `It ran ${node.hostname}; its Auto Scaling group launches the replacement, which joins with the tokens in SSM.`,
-    );
-  }
-  log.info('replaced', { node: node.id, steps });
+  const applied = await applyPlan(deps, plan, { name, ledger, log, memo });
+  if ('stopped' in applied) return applied.stopped;
+  log.info('replaced', { node: node.id, steps: applied.done });
   return {
     kind: 'replaced',
     target: name,
     node: node.id,
     hostname: node.hostname,
-    role,
+    role: plan.role,
     instance: instance?.id,
-    steps,
+    steps: applied.done,
     detail: deps.cloud
       ? 'node removed; the Auto Scaling group replaces the instance'
       : 'node removed from the swarm; no instance was replaced (no cloud configured)',

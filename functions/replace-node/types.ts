@@ -1,3 +1,4 @@
+import type { IgnoredAlert } from '../../shared/domain/alerts';
 import type { CloudInstances } from '../../shared/domain/cloud';
 import type { Logger } from '../../shared/domain/log';
 import type { Notifier } from '../../shared/domain/notice';
@@ -36,12 +37,7 @@ export type ReplaceOutcome =
       detail: string;
     }
   | { kind: 'refused'; target: string; node?: string; reason: RefuseReason; detail: string }
-  | {
-      kind: 'ignored';
-      alert: string;
-      reason: 'resolved' | 'no-target-label' | 'invalid-target-label';
-      detail: string;
-    };
+  | IgnoredAlert<'resolved' | 'no-target-label' | 'invalid-target-label'>;
 
 export interface ReplaceNodeDeps {
   swarm: Pick<SwarmNodes, 'listNodes' | 'demoteNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;

@@ -1,3 +1,4 @@
+import type { IgnoredAlert } from '../../shared/domain/alerts';
 import type { GroupState, WorkerGroup } from '../../shared/domain/cloud';
 import { VersionConflictError } from '../../shared/domain/errors';
 import { SCALE_IN_LABEL } from '../../shared/domain/labels';
@@ -38,12 +39,7 @@ export type NodeScaleOutcome =
         | 'no-cloud';
       detail: string;
     }
-  | {
-      kind: 'ignored';
-      alert: string;
-      reason: 'resolved' | 'no-scale-label' | 'invalid-scale-label' | 'not-node-alert';
-      detail: string;
-    };
+  | IgnoredAlert<'resolved' | 'no-scale-label' | 'invalid-scale-label' | 'not-node-alert'>;
 
 export type GroupOutcome = DistributiveOmit<NodeScaleOutcome, 'alert'>;
 
@@ -65,7 +61,39 @@ export interface ApplyDeps {
   notifier: Notifier;
 }
 
-export async function scaleOut(
+/**
+ * Applies the plan that was decided, after its claim: exactly the change `describePlan` shows.
+ */
+export function applyPlan(
+  deps: ApplyDeps,
+  group: WorkerGroup,
+  state: GroupState,
+  plan: Exclude<NodeScaleDecision, { kind: 'skip' }>,
+  now: Date,
+  memo: CallMemo,
+): Promise<GroupOutcome> {
+  if (plan.kind === 'scale-out') return scaleOut(deps, group, state, plan, memo);
+  if (plan.kind === 'cancel-drain') return cancelDrains(deps, state, plan, memo);
+  return scaleIn(deps, state, plan, now, memo);
+}
+
+/** Our own scale-out whose answer was lost, recognised on the re-read by the capacity it set. */
+export async function recogniseUnanswered(
+  deps: ApplyDeps,
+  state: GroupState,
+  memo: CallMemo,
+): Promise<GroupOutcome | undefined> {
+  if (memo.unanswered && state.desired === memo.unanswered.to) {
+    const { from, to } = memo.unanswered;
+    memo.acted = true;
+    await announceScaleOut(deps, state, from, to);
+    return { kind: 'scaled', group: state.name, from, to };
+  }
+  memo.unanswered = undefined;
+  return undefined;
+}
+
+async function scaleOut(
   deps: ApplyDeps,
   group: WorkerGroup,
   read: GroupState,
@@ -88,7 +116,7 @@ export async function scaleOut(
   return { kind: 'scaled', group: read.name, from: decision.from, to: decision.to };
 }
 
-export async function scaleIn(
+async function scaleIn(
   deps: ApplyDeps,
   state: GroupState,
   decision: Extract<NodeScaleDecision, { kind: 'scale-in' }>,
@@ -112,7 +140,7 @@ export async function scaleIn(
 }
 
 /** Each drained worker becomes active again (versioned): cheaper and faster than a new node. */
-export async function cancelDrains(
+async function cancelDrains(
   deps: ApplyDeps,
   state: GroupState,
   decision: Extract<NodeScaleDecision, { kind: 'cancel-drain' }>,
@@ -138,7 +166,7 @@ export async function cancelDrains(
   };
 }
 
-export function announceScaleOut(deps: ApplyDeps, state: GroupState, from: number, to: number) {
+function announceScaleOut(deps: ApplyDeps, state: GroupState, from: number, to: number) {
   return deps.notifier.notify({
     severity: 'info',
     title: `Scaling workers out: ${from} → ${to}`,

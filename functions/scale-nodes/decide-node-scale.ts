@@ -36,6 +36,12 @@ export type NodeScaleDecision =
       detail: string;
     };
 
+/** Several alerts, one step: the largest one, if they all ask for one direction; undefined if not. */
+export function combineDeltas(deltas: readonly number[]): number | undefined {
+  if (new Set(deltas.map((d) => Math.sign(d))).size > 1) return undefined;
+  return deltas.reduce((a, d) => (Math.abs(d) > Math.abs(a) ? d : a), 0);
+}
+
 /** The bounds: the group's own, narrowed by NODES_MIN / NODES_MAX when set. */
 export function bounds(group: GroupState, settings: NodeScaleSettings): { min: number; max: number } {
   const min = Math.max(group.min, settings.nodesMin);
@@ -177,4 +183,14 @@ export function decideNodeScale(input: DecisionInput): NodeScaleDecision {
     };
   }
   return { kind: 'scale-in', from, to: from - drain.length, drain };
+}
+
+/** A decision to act, told as the plan a dry run shows: `applyPlan` carries out exactly this. */
+export function describePlan(plan: Exclude<NodeScaleDecision, { kind: 'skip' }>): string {
+  const names = (nodes: ReadonlyArray<{ hostname: string }>) => nodes.map((n) => n.hostname).join(', ');
+  if (plan.kind === 'scale-out') return `scale out from ${plan.from} to ${plan.to}`;
+  if (plan.kind === 'cancel-drain') {
+    return `cancel the drain of ${names(plan.nodes)} (active again) instead of adding a worker: ${plan.from} to ${plan.to}`;
+  }
+  return `drain ${names(plan.drain)} and scale in from ${plan.from} to ${plan.to}`;
 }

@@ -1,4 +1,9 @@
-import { type AlertmanagerWebhook, alertRef } from '../../shared/domain/alerts';
+import {
+  type AlertmanagerWebhook,
+  type AlertReading,
+  readAlerts,
+  readScaleLabel,
+} from '../../shared/domain/alerts';
 import type { WorkerGroup } from '../../shared/domain/cloud';
 import type { Logger } from '../../shared/domain/log';
 import { quote } from '../../shared/domain/names';
@@ -7,17 +12,16 @@ import { retryAttempt } from '../../shared/domain/retry';
 import { completeScaleIns, type ScaleInProgress } from '../../shared/domain/scale-in';
 import type { SwarmNodes, TaskState } from '../../shared/domain/swarm';
 import {
-  announceScaleOut,
+  applyPlan,
   type CallMemo,
-  cancelDrains,
   type GroupOutcome,
   type NodeScaleOutcome,
-  scaleIn,
-  scaleOut,
+  recogniseUnanswered,
 } from './apply-node-scale';
 import {
+  combineDeltas,
   decideNodeScale,
-  type NodeScaleDecision,
+  describePlan,
   type NodeScaleRequest,
   type NodeScaleSettings,
   parseNodeScale,
@@ -46,114 +50,92 @@ export interface ScaleNodesInput {
   log: Logger;
 }
 
-/** The firing node alerts as signed deltas; every other alert as an `ignored` outcome. */
-function readRequests(
-  webhook: AlertmanagerWebhook,
+/** What one firing alert asks of the worker group: a signed number of workers. */
+function readNodeAlert(
+  labels: Readonly<Record<string, string>>,
+  ref: string,
   override: NodeScaleRequest | undefined,
   step: number,
-): { outcomes: NodeScaleOutcome[]; requests: Array<{ ref: string; delta: number }> } {
-  const outcomes: NodeScaleOutcome[] = [];
-  const requests: Array<{ ref: string; delta: number }> = [];
-  webhook.alerts.forEach((alert, i) => {
-    const ref = alertRef(alert, i);
-    if (alert.status !== 'firing') {
-      outcomes.push({
-        kind: 'ignored',
-        alert: ref,
-        reason: 'resolved',
-        detail: 'only firing alerts are acted on',
-      });
-      return;
-    }
-    const type = alert.labels.type;
-    if (type !== undefined && type !== 'node') {
-      outcomes.push({
-        kind: 'ignored',
-        alert: ref,
-        reason: 'not-node-alert',
-        detail: `type=${quote(type)} is not node`,
-      });
-      return;
-    }
-    const word = alert.labels.scale;
-    const request = override ?? (word ? parseNodeScale(word) : undefined);
-    if (!request) {
-      outcomes.push(
-        word
-          ? {
-              kind: 'ignored',
-              alert: ref,
-              reason: 'invalid-scale-label',
-              detail: `scale label ${quote(word)} is not up, down or a non-zero signed integer`,
-            }
-          : { kind: 'ignored', alert: ref, reason: 'no-scale-label', detail: 'the alert has no scale label' },
-      );
-      return;
-    }
-    requests.push({
-      ref,
-      delta: request.kind === 'delta' ? request.delta : request.direction === 'up' ? step : -step,
-    });
-  });
-  return { outcomes, requests };
+): AlertReading<{ ref: string; delta: number }, 'not-node-alert' | 'no-scale-label' | 'invalid-scale-label'> {
+  const type = labels.type;
+  if (type !== undefined && type !== 'node') {
+    return { ignore: 'not-node-alert', detail: `type=${quote(type)} is not node` };
+  }
+  const scale = readScaleLabel(labels, parseNodeScale, override);
+  if ('ignore' in scale) return scale;
+  const request = scale.read;
+  const delta = request.kind === 'delta' ? request.delta : request.direction === 'up' ? step : -step;
+  return { read: { ref, delta } };
 }
 
 export async function scaleNodes(
   deps: ScaleNodesDeps,
   input: ScaleNodesInput,
 ): Promise<{ dryRun: boolean; outcomes: NodeScaleOutcome[]; scaleIns: ScaleInProgress[] }> {
-  const { outcomes, requests } = readRequests(input.webhook, input.override, deps.settings.nodeScaleStep);
+  const { read: requests, ignored } = readAlerts(input.webhook, (labels, ref) =>
+    readNodeAlert(labels, ref, input.override, deps.settings.nodeScaleStep),
+  );
+  const outcomes: NodeScaleOutcome[] = [...ignored];
   if (requests.length === 0) return { dryRun: input.dryRun, outcomes, scaleIns: [] };
+  const deltas = requests.map((r) => r.delta);
+  const { outcome, scaleIns } = await scaleGroup(deps, input, deltas);
+  for (const r of requests) outcomes.push({ ...outcome, alert: r.ref } as NodeScaleOutcome);
+  return { dryRun: input.dryRun, outcomes, scaleIns };
+}
 
-  const each = (o: GroupOutcome) => {
-    for (const r of requests) outcomes.push({ ...o, alert: r.ref } as NodeScaleOutcome);
-  };
+/** The one decision for the worker group that every request of this call shares, and what it did. */
+async function scaleGroup(
+  deps: ScaleNodesDeps,
+  input: ScaleNodesInput,
+  deltas: readonly number[],
+): Promise<{ outcome: GroupOutcome; scaleIns: ScaleInProgress[] }> {
   const group = deps.group;
   if (!group) {
-    each({
-      kind: 'skipped',
-      reason: 'no-cloud',
-      detail: 'no worker Auto Scaling group is configured (CLOUD=aws and WORKER_ASG_NAME): nothing to scale',
-    });
-    return { dryRun: input.dryRun, outcomes, scaleIns: [] };
+    const detail =
+      'no worker Auto Scaling group is configured (CLOUD=aws and WORKER_ASG_NAME): nothing to scale';
+    return { outcome: { kind: 'skipped', reason: 'no-cloud', detail }, scaleIns: [] };
   }
-  if (new Set(requests.map((r) => Math.sign(r.delta))).size > 1) {
-    each({
-      kind: 'skipped',
-      reason: 'conflicting-alerts',
-      detail: 'alerts in this request ask to scale both up and down',
-    });
-    return { dryRun: input.dryRun, outcomes, scaleIns: [] };
+  const delta = combineDeltas(deltas);
+  if (delta === undefined) {
+    const detail = 'alerts in this request ask to scale both up and down';
+    return { outcome: { kind: 'skipped', reason: 'conflicting-alerts', detail }, scaleIns: [] };
   }
-  const delta = requests.reduce((a, r) => (Math.abs(r.delta) > Math.abs(a) ? r.delta : a), 0);
-
   // Finish (or abandon) what an earlier scale-in started before deciding anew. A completion that
   // fails for now is reported in `scaleIns`, never thrown into this decision: it concerns
   // another node, and the next call or the sweep finishes it.
   const complete = () => completeScaleIns({ ...deps, group }, input.log, undefined, { failures: 'report' });
   const scaleIns = input.dryRun ? [] : await complete();
+  const outcome = await decideAndApply(deps, group, delta, input);
+  input.log.info('decision', { audit: true, ...outcome });
+  // A drained node that had no task can leave right away.
+  const finished = outcome.kind === 'draining' ? await complete() : [];
+  return { outcome, scaleIns: [...scaleIns, ...finished] };
+}
 
+/** Attempts until one settles (a conflict re-reads and decides again); a claim left unused goes back. */
+async function decideAndApply(
+  deps: ScaleNodesDeps,
+  group: WorkerGroup,
+  delta: number,
+  input: ScaleNodesInput,
+): Promise<GroupOutcome> {
   const memo: CallMemo = { acted: false };
   let outcome: GroupOutcome;
   try {
     outcome = await retryAttempt(
       { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random },
-      () => decideAndApply(deps, group, delta, input, memo),
+      () => attempt(deps, group, delta, input, memo),
     );
   } catch (error) {
     await giveBackUnusedClaim(deps, group, memo, input.log);
     throw error;
   }
   if (outcome.kind === 'skipped') await giveBackUnusedClaim(deps, group, memo, input.log);
-  each(outcome);
-  input.log.info('decision', { audit: true, ...outcome });
-  // A drained node that had no task can leave right away.
-  const finished = outcome.kind === 'draining' ? await complete() : [];
-  return { dryRun: input.dryRun, outcomes, scaleIns: [...scaleIns, ...finished] };
+  return outcome;
 }
 
-/** One attempt: read the group, the swarm and its claim; decide; claim; act. */
-async function decideAndApply(
+/** One attempt: read the group, the swarm and its claim; decide; plan (a dry run stops there); claim; apply. */
+async function attempt(
   deps: ScaleNodesDeps,
   group: WorkerGroup,
   delta: number,
@@ -166,40 +148,17 @@ async function decideAndApply(
     deps.tasks.listTasks(),
     deps.swarm.inspectSwarm(),
   ]);
-  if (memo.unanswered && state.desired === memo.unanswered.to) {
-    const { from, to } = memo.unanswered;
-    memo.acted = true;
-    await announceScaleOut(deps, state, from, to);
-    return { kind: 'scaled', group: state.name, from, to };
-  }
-  memo.unanswered = undefined;
+  const done = await recogniseUnanswered(deps, state, memo);
+  if (done) return done;
   const now = deps.clock.now();
   const claimedAt = othersClaim(swarm.labels, memo.claim);
-  const decision = decideNodeScale({
-    group: state,
-    nodes,
-    tasks,
-    delta,
-    now,
-    claimedAt,
-    settings: deps.settings,
-  });
-  if (decision.kind === 'skip') return { kind: 'skipped', reason: decision.reason, detail: decision.detail };
-  if (input.dryRun) return { kind: 'skipped', reason: 'dry-run', detail: `would ${plan(decision)}` };
+  const settings = deps.settings;
+  const plan = decideNodeScale({ group: state, nodes, tasks, delta, now, claimedAt, settings });
+  if (plan.kind === 'skip') return { kind: 'skipped', reason: plan.reason, detail: plan.detail };
+  if (input.dryRun) return { kind: 'skipped', reason: 'dry-run', detail: `would ${describePlan(plan)}` };
   // One decision at a time across every caller: lose this race and the next attempt reads the winner's claim.
   await claimCooldown(deps.swarm, swarm, now, memo);
-  if (decision.kind === 'scale-out') return scaleOut(deps, group, state, decision, memo);
-  if (decision.kind === 'cancel-drain') return cancelDrains(deps, state, decision, memo);
-  return scaleIn(deps, state, decision, now, memo);
-}
-
-function plan(decision: Exclude<NodeScaleDecision, { kind: 'skip' }>): string {
-  const names = (nodes: ReadonlyArray<{ hostname: string }>) => nodes.map((n) => n.hostname).join(', ');
-  if (decision.kind === 'scale-out') return `scale out from ${decision.from} to ${decision.to}`;
-  if (decision.kind === 'cancel-drain') {
-    return `cancel the drain of ${names(decision.nodes)} (active again) instead of adding a worker: ${decision.from} to ${decision.to}`;
-  }
-  return `drain ${names(decision.drain)} and scale in from ${decision.from} to ${decision.to}`;
+  return applyPlan(deps, group, state, plan, now, memo);
 }
 
 /**

@@ -1,4 +1,9 @@
-import { type AlertmanagerAlert, type AlertmanagerWebhook, alertRef } from '../../shared/domain/alerts';
+import {
+  type AlertmanagerWebhook,
+  type AlertReading,
+  readAlerts,
+  readScaleLabel,
+} from '../../shared/domain/alerts';
 import { DependencyUnavailableError } from '../../shared/domain/errors';
 import { LAST_SCALE_LABEL, SCALED_AT_LABEL } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
@@ -191,48 +196,26 @@ export interface Overrides {
   scale?: ScaleRequest;
 }
 
-type AlertRequest =
-  | { kind: 'request'; ref: string; service: string; scale: ScaleRequest }
-  | Extract<ScaleOutcome, { kind: 'ignored' }>;
+type AlertRequest = { ref: string; service: string; scale: ScaleRequest };
 
-/** What one alert asks for; labels first, URL query parameters override them. */
-export function readAlert(alert: AlertmanagerAlert, index: number, overrides: Overrides): AlertRequest {
-  const ref = alertRef(alert, index);
-  if (alert.status !== 'firing') {
-    return { kind: 'ignored', alert: ref, reason: 'resolved', detail: 'only firing alerts are acted on' };
-  }
-  const service = overrides.service ?? alert.labels.service;
+/** What one firing alert asks for; labels first, URL query parameters override them. */
+export function readAlert(
+  labels: Readonly<Record<string, string>>,
+  ref: string,
+  overrides: Overrides,
+): AlertReading<AlertRequest, Exclude<IgnoreReason, 'resolved' | 'global-mode'>> {
+  const service = overrides.service ?? labels.service;
   if (service === undefined || service === '') {
-    return {
-      kind: 'ignored',
-      alert: ref,
-      reason: 'no-service-label',
-      detail: 'the alert has no service label',
-    };
+    return { ignore: 'no-service-label', detail: 'the alert has no service label' };
   }
   if (!isSwarmObjectName(service)) {
     return {
-      kind: 'ignored',
-      alert: ref,
-      reason: 'invalid-service-label',
+      ignore: 'invalid-service-label',
       detail: `service label ${quote(service)} is not a valid Swarm service name`,
     };
   }
-  if (overrides.scale) return { kind: 'request', ref, service, scale: overrides.scale };
-  const word = alert.labels.scale;
-  if (word === undefined || word === '') {
-    return { kind: 'ignored', alert: ref, reason: 'no-scale-label', detail: 'the alert has no scale label' };
-  }
-  const scale = parseScale(word);
-  if (!scale) {
-    return {
-      kind: 'ignored',
-      alert: ref,
-      reason: 'invalid-scale-label',
-      detail: `scale label ${quote(word)} is not up, down or a non-zero signed integer`,
-    };
-  }
-  return { kind: 'request', ref, service, scale };
+  const scale = readScaleLabel(labels, parseScale, overrides.scale);
+  return 'ignore' in scale ? scale : { read: { ref, service, scale: scale.read } };
 }
 
 export interface ScaleServiceDeps {
@@ -258,19 +241,17 @@ export async function scaleService(
   deps: ScaleServiceDeps,
   input: ScaleServiceInput,
 ): Promise<{ dryRun: boolean; outcomes: ScaleOutcome[] }> {
-  const outcomes: ScaleOutcome[] = [];
+  const { read, ignored } = readAlerts(input.webhook, (labels, ref) =>
+    readAlert(labels, ref, input.overrides),
+  );
+  const outcomes: ScaleOutcome[] = [...ignored];
   const groups = new Map<string, { refs: string[]; requests: ScaleRequest[] }>();
-  input.webhook.alerts.forEach((alert, index) => {
-    const read = readAlert(alert, index, input.overrides);
-    if (read.kind === 'ignored') {
-      outcomes.push(read);
-      return;
-    }
-    const group = groups.get(read.service) ?? { refs: [], requests: [] };
-    group.refs.push(read.ref);
-    group.requests.push(read.scale);
-    groups.set(read.service, group);
-  });
+  for (const request of read) {
+    const group = groups.get(request.service) ?? { refs: [], requests: [] };
+    group.refs.push(request.ref);
+    group.requests.push(request.scale);
+    groups.set(request.service, group);
+  }
 
   const entries = [...groups.entries()];
   const perService = await mapLimit(entries, CONCURRENCY, ([service, group]) =>

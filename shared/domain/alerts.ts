@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ValidationError } from './errors';
+import { quote } from './names';
 
 /**
  * The Alertmanager webhook payload, version 4. Objects are loose: newer Alertmanagers add
@@ -72,4 +73,65 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /** A short stable reference to an alert for outcomes and logs. */
 export function alertRef(alert: AlertmanagerAlert, index: number): string {
   return alert.fingerprint && /^[A-Za-z0-9]+$/.test(alert.fingerprint) ? alert.fingerprint : `#${index}`;
+}
+
+/** An alert a function does not act on, and why: the same shape in every function's outcomes. */
+export interface IgnoredAlert<R extends string> {
+  kind: 'ignored';
+  alert: string;
+  reason: R;
+  detail: string;
+}
+
+/** What a function reads from one firing alert's labels: what it asks for, or why it is ignored. */
+export type AlertReading<T, R extends string> = { read: T } | { ignore: R; detail: string };
+
+/**
+ * The one walk over a webhook's alerts. Each alert gets its alertRef; only a firing one is read
+ * (resolved, or any status we do not know, is ignored as `resolved`: act on firing alerts only),
+ * and a missing label set reads as an empty one. Both lists keep the alerts' order.
+ */
+export function readAlerts<T, R extends string>(
+  webhook: Pick<AlertmanagerWebhook, 'alerts'>,
+  readOne: (labels: Readonly<Record<string, string>>, ref: string) => AlertReading<T, R>,
+): { read: T[]; ignored: Array<IgnoredAlert<R | 'resolved'>> } {
+  const read: T[] = [];
+  const ignored: Array<IgnoredAlert<R | 'resolved'>> = [];
+  webhook.alerts.forEach((alert, index) => {
+    const ref = alertRef(alert, index);
+    const reading: AlertReading<T, R | 'resolved'> =
+      alert.status === 'firing'
+        ? readOne(alert.labels ?? {}, ref)
+        : { ignore: 'resolved', detail: 'only firing alerts are acted on' };
+    if ('ignore' in reading) {
+      ignored.push({ kind: 'ignored', alert: ref, reason: reading.ignore, detail: reading.detail });
+    } else {
+      read.push(reading.read);
+    }
+  });
+  return { read, ignored };
+}
+
+/**
+ * The `scale` label as a function's own parser reads it, unless the URL's `scale` parameter
+ * (`override`) stands in for it.
+ */
+export function readScaleLabel<S>(
+  labels: Readonly<Record<string, string>>,
+  parse: (word: string) => S | undefined,
+  override: S | undefined,
+): AlertReading<S, 'no-scale-label' | 'invalid-scale-label'> {
+  if (override !== undefined) return { read: override };
+  const word = labels.scale;
+  if (word === undefined || word === '') {
+    return { ignore: 'no-scale-label', detail: 'the alert has no scale label' };
+  }
+  const scale = parse(word);
+  if (scale === undefined) {
+    return {
+      ignore: 'invalid-scale-label',
+      detail: `scale label ${quote(word)} is not up, down or a non-zero signed integer`,
+    };
+  }
+  return { read: scale };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { makeHandler, parseReplaceRequest } from '../../../../functions/replace-node/handler';
+import { makeHandler } from '../../../../functions/replace-node/handler';
+import { parseReplaceRequest } from '../../../../functions/replace-node/request';
 import { createLogger } from '../../../../shared/adapters/logger';
 import { parseSettings } from '../../../../shared/config/settings';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';

@@ -89,6 +89,19 @@ function cluster6() {
   return { swarm, instances };
 }
 
+/** 3 managers, m3 down for an hour, its instance labelled. */
+function deadManager() {
+  return new FakeNodes()
+    .add('m1', { role: 'manager' })
+    .add('m2', { role: 'manager' })
+    .add('m3', {
+      role: 'manager',
+      state: 'down',
+      updatedAt: longAgo,
+      engineLabels: { 'aws.instance-id': 'i-0000000000000a003' },
+    });
+}
+
 describe('parseTarget', () => {
   it('reads node IDs and hostnames, instance IDs and node-exporter addresses', () => {
     expect(parseTarget({ node: 'ip-10-0-1-5.eu-west-1.compute.internal' })).toEqual({
@@ -233,15 +246,7 @@ describe('replaceNodes with EC2 mocked at the SDK boundary', () => {
   });
 
   it('demotes a dead manager before removing it', async () => {
-    const swarm = new FakeNodes()
-      .add('m1', { role: 'manager' })
-      .add('m2', { role: 'manager' })
-      .add('m3', {
-        role: 'manager',
-        state: 'down',
-        updatedAt: longAgo,
-        engineLabels: { 'aws.instance-id': 'i-0000000000000a003' },
-      });
+    const swarm = deadManager();
     const cloud = cloudFor([
       {
         id: 'i-0000000000000a003',
@@ -764,15 +769,7 @@ describe('ghost nodes: down, and their instance is gone', () => {
   });
 
   it('demotes a ghost manager only when quorum stays safe', async () => {
-    const swarm = new FakeNodes()
-      .add('m1', { role: 'manager' })
-      .add('m2', { role: 'manager' })
-      .add('m3', {
-        role: 'manager',
-        state: 'down',
-        updatedAt: longAgo,
-        engineLabels: { 'aws.instance-id': 'i-0000000000000a003' },
-      });
+    const swarm = deadManager();
     const instances = [
       { id: 'i-0000000000000a003', state: 'terminated', privateIp: '', tags: { ...tagged } },
       { id: 'i-0000000000000a00f', state: 'running', privateIp: '10.0.0.10', tags: { ...tagged } },
@@ -902,5 +899,89 @@ describe('what a review found (each reproduced before the fix)', () => {
     expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'scaling-in' });
     expect(ec2?.terminated).toEqual([]);
     expect(swarm.removed).toEqual([]);
+  });
+});
+
+describe('one plan: what a dry run shows is what a replacement does', () => {
+  const dryRun = (d: ReplaceNodeDeps, target: Target) =>
+    replaceNodes(d, { targets: [{ ref: 'a0', target }], ignored: [], dryRun: true, log });
+
+  /** m3, a dead manager, with its running instance tagged for this cluster. */
+  function managerAndInstance() {
+    const swarm = deadManager();
+    const instance = {
+      id: 'i-0000000000000a003',
+      state: 'running',
+      privateIp: swarm.node('m3').address,
+      tags: { [cluster.key]: cluster.value },
+    };
+    return { swarm, instance };
+  }
+
+  it('carries out, in order, each step its dry run showed, and tells each one', async () => {
+    const { swarm, instance } = managerAndInstance();
+    const m3 = swarm.node('m3').id;
+    const planned = await dryRun(deps(swarm, cloudFor([instance])), { by: 'node', value: 'm3' });
+    expect(planned.outcomes[0]).toMatchObject({
+      kind: 'skipped',
+      reason: 'dry-run',
+      steps: [
+        'claim a replacement slot on the swarm',
+        'tag i-0000000000000a003 as being replaced',
+        'demote manager m3',
+        `remove node m3 (${m3}) unless it is back`,
+        'terminate i-0000000000000a003',
+      ],
+    });
+    expect(swarm.demoted).toEqual([]);
+    const notifier = recordingNotifier();
+    const done = await replace(deps(swarm, cloudFor([instance]), notifier), { by: 'node', value: 'm3' });
+    expect(done.outcomes[0]).toMatchObject({
+      kind: 'replaced',
+      steps: [
+        'claimed',
+        'tagged i-0000000000000a003',
+        'demoted m3',
+        'removed m3',
+        'terminated i-0000000000000a003',
+      ],
+    });
+    expect(notifier.notices.map((n) => n.title)).toEqual([
+      'Demoted dead manager m3',
+      'Removed dead node m3 from the swarm',
+      'Terminated i-0000000000000a003',
+    ]);
+  });
+
+  it('shows the claim it renews when its own claim is older than the hour it holds', async () => {
+    const { swarm, instances } = cluster6();
+    const w1 = swarm.node('w1').id;
+    const twoHoursAgo = new Date(now.getTime() - 7_200_000).toISOString();
+    swarm.swarm.labels[REPLACEMENT_CLAIM_PREFIX + w1] = `${twoHoursAgo} ${longAgo.toISOString()} worker`;
+    const planned = await dryRun(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    const steps = (planned.outcomes[0] as { steps: string[] }).steps;
+    expect(steps[0]).toBe('claim a replacement slot on the swarm');
+    const done = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(done.outcomes[0]).toMatchObject({ kind: 'replaced' });
+    expect((done.outcomes[0] as { steps: string[] }).steps).toHaveLength(steps.length);
+    expect((done.outcomes[0] as { steps: string[] }).steps[0]).toBe('claimed');
+  });
+
+  it('shows a ghost manager its demotion and removal, and does just that', async () => {
+    const { swarm, instance } = managerAndInstance();
+    const m3 = swarm.node('m3').id;
+    const gone = { ...instance, state: 'terminated' };
+    const planned = await dryRun(deps(swarm, cloudFor([gone])), { by: 'node', value: 'm3' });
+    expect(planned.outcomes[0]).toMatchObject({
+      reason: 'dry-run',
+      steps: ['demote manager m3', `remove ghost node m3 (${m3})`],
+    });
+    expect(swarm.removed).toEqual([]);
+    const notifier = recordingNotifier();
+    const done = await replace(deps(swarm, cloudFor([gone]), notifier), { by: 'node', value: 'm3' });
+    expect(done.outcomes[0]).toMatchObject({ kind: 'removed-ghost', role: 'manager' });
+    expect(swarm.demoted).toEqual(['m3']);
+    expect(ec2?.terminated).toEqual([]);
+    expect(notifier.notices.map((n) => n.title)).toEqual(['Removed ghost node m3']);
   });
 });

@@ -259,6 +259,25 @@ describe('scaleNodes (Auto Scaling mocked at the SDK boundary)', () => {
     expect(a?.group.desired).toBe(3);
   });
 
+  it('names a huge or forged label in a short detail, and lets the URL scale stand in for a bad label', async () => {
+    const { deps, asg: a } = setup();
+    const huge = `service\n${'x'.repeat(8_000)}`;
+    const result = await run(deps, { type: huge, scale: 'up' }, { scale: `-${'9'.repeat(8_000)}` });
+    expect(result.outcomes.map((o) => ('reason' in o ? o.reason : o.kind))).toEqual([
+      'not-node-alert',
+      'invalid-scale-label',
+    ]);
+    for (const o of result.outcomes) expect((o as { detail: string }).detail.length).toBeLessThan(200);
+    expect(a?.group.desired).toBe(3);
+    const overridden = await scaleNodes(deps, {
+      webhook: webhook({ scale: 'sideways' }),
+      override: { kind: 'delta', delta: 1 },
+      dryRun: false,
+      log,
+    });
+    expect(overridden.outcomes).toEqual([{ kind: 'scaled', alert: 'n0', group: 'workers', from: 3, to: 4 }]);
+  });
+
   it('plans without acting on a dry run', async () => {
     const { deps, swarm, asg: a } = setup();
     const result = await scaleNodes(deps, {
