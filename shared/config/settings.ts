@@ -56,7 +56,7 @@ const swarmManagers = z
       ctx.addIssue({ code: 'custom', message: 'at most 20 endpoints' });
       return z.NEVER;
     }
-    return list;
+    return Object.freeze(list);
   });
 
 const tokens = z
@@ -96,104 +96,125 @@ const lambdaFunction = z
     'must be a Lambda function name or ARN',
   );
 
-const settingsSchema = z.object({
-  DOCKER_HOST: dockerHost,
-  DOCKER_TLS_VERIFY: flag,
-  DOCKER_CERT_PATH: z.string().optional(),
-  DOCKER_TIMEOUT_MS: int(100, 60_000, 5_000),
-  SWARM_MANAGERS: swarmManagers,
-  DOCKER_PORT: int(1, 65_535, 2_376),
-  WEBHOOK_TOKENS: tokens,
-  SETTINGS_PREFIX: z
-    .string()
-    .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'must be an SSM path such as /swarm-reflex/prod')
-    .optional(),
-  SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  NOTIFY_TIMEOUT_MS: int(100, 30_000, 3_000),
-  CLOUD: z.enum(['none', 'aws'], { error: 'must be none or aws' }).default('none'),
-  CLUSTER_TAG: z
-    .string()
-    .regex(/^[A-Za-z0-9 _.:/+\-@]{1,128}=[A-Za-z0-9 _.:/=+\-@]{1,256}$/, 'must be key=value, an EC2 tag')
-    .optional(),
-  NODE_DOWN_GRACE_SECONDS: int(0, 86_400, 300),
-  MAX_DOWN_SHARE: share,
-  MAX_REPLACEMENTS_PER_HOUR: int(0, 100, 2),
-  JOIN_TOKEN_MAX_AGE_DAYS: int(0, 3_650, 0),
-  WORKER_ASG_NAME: z
-    .string()
-    .regex(/^[\w\-.:/ @+=]{1,255}$/, 'must be an Auto Scaling group name')
-    .optional(),
-  NODE_SCALE_COOLDOWN_SECONDS: int(0, 86_400, 300),
-  NODE_SCALE_STEP: int(1, 100, 1),
-  NODE_SCALE_IN_MAX: int(1, 100, 1),
-  SCALE_IN_DRAIN_TIMEOUT_SECONDS: int(1, 86_400, 900),
-  NODES_MIN: int(0, 10_000, 0),
-  NODES_MAX: int(0, 10_000, 0),
-  SWEEP_INTERVAL_SECONDS: int(1, 3_600, 60),
-  UNDER_REPLICATED_SECONDS: int(0, 86_400, 300),
-  REPLACE_NODE_FUNCTION: lambdaFunction.optional(),
-  SYNC_JOIN_TOKENS_FUNCTION: lambdaFunction.optional(),
-  DRY_RUN: flag,
-  SCALE_COOLDOWN_SECONDS: int(5, 86_400, 120),
-  UPDATE_ATTEMPTS: int(1, 20, 6),
-  MAX_BODY_BYTES: int(1_024, 10 * 1024 * 1024, 1024 * 1024),
-  MAX_ALERTS: int(1, 10_000, 1_000),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-});
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
-export interface Settings {
-  readonly docker: {
-    readonly host: string;
-    readonly tlsVerify: boolean;
-    readonly certPath: string | undefined;
-    readonly timeoutMs: number;
-    /** SWARM_MANAGERS: tried after `host`, in order, when it does not answer. */
-    readonly managers: readonly string[];
-    /** DOCKER_PORT: the Docker API port of the managers whose addresses are read from SSM. */
-    readonly port: number;
-  };
-  /** Accepted webhook tokens; several at once so they can be rotated. Empty when they come from SSM. */
-  readonly webhookTokens: readonly string[];
-  readonly settingsPrefix: string | undefined;
-  readonly slackWebhookUrl: string | undefined;
-  readonly notifyWebhookUrl: string | undefined;
-  readonly notifyTimeoutMs: number;
-  /** `aws`: nodes are EC2 instances of this cluster; `none`: on-prem, the Swarm half only. */
-  readonly cloud: 'none' | 'aws';
-  /** The EC2 tag that marks this cluster's instances (required with CLOUD=aws). */
-  readonly clusterTag: { readonly key: string; readonly value: string } | undefined;
-  readonly nodeDownGraceSeconds: number;
-  readonly maxDownShare: number;
-  readonly maxReplacementsPerHour: number;
-  /** Rotate the join tokens when older than this; 0 never rotates. */
-  readonly joinTokenMaxAgeDays: number;
-  /** The worker Auto Scaling group scale-nodes changes (CLOUD=aws). */
-  readonly workerAsgName: string | undefined;
-  readonly nodeScaleCooldownSeconds: number;
-  /** What `scale=up` / `scale=down` move by. */
-  readonly nodeScaleStep: number;
-  /** The most workers one scale-in decision drains, whatever the step or delta asked for. */
-  readonly nodeScaleInMax: number;
-  /** A drained worker still running tasks after this long is handed back (active again): its scale-in is abandoned. */
-  readonly scaleInDrainTimeoutSeconds: number;
-  /** Our bounds on top of the group's own min/max; 0 means the group's. */
-  readonly nodesMin: number;
-  readonly nodesMax: number;
-  /** How often the health sweep runs: the width of its "report once" window. */
-  readonly sweepIntervalSeconds: number;
-  /** How long a service may run fewer tasks than its replicas before the sweep reports it. */
-  readonly underReplicatedSeconds: number;
-  /** Functions the health sweep invokes asynchronously; unset: it reports without dispatching. */
-  readonly replaceNodeFunction: string | undefined;
-  readonly syncJoinTokensFunction: string | undefined;
-  readonly dryRun: boolean;
-  readonly scaleCooldownSeconds: number;
-  readonly updateAttempts: number;
-  readonly maxBodyBytes: number;
-  readonly maxAlerts: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+/** An EC2 tag, `key=value`, split at the first `=`. */
+const clusterTag = z
+  .string()
+  .regex(/^[A-Za-z0-9 _.:/+\-@]{1,128}=[A-Za-z0-9 _.:/=+\-@]{1,256}$/, 'must be key=value, an EC2 tag')
+  .transform((tag) => {
+    const at = tag.indexOf('=');
+    return Object.freeze({ key: tag.slice(0, at), value: tag.slice(at + 1) });
+  });
+
+/** One setting: the environment variable it is read from, and how it is validated. */
+interface Variable<S extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly schema: S;
 }
+
+interface Group {
+  readonly [key: string]: Variable | Group;
+}
+
+const variable = <S extends z.ZodType>(name: string, schema: S): Variable<S> => ({ name, schema });
+
+/**
+ * Every setting, written once: where it lands in `Settings` (the key), the variable it is read
+ * from, its validation and its default. The order is the order in which problems are listed.
+ */
+const variables = {
+  docker: {
+    host: variable('DOCKER_HOST', dockerHost),
+    tlsVerify: variable('DOCKER_TLS_VERIFY', flag),
+    certPath: variable('DOCKER_CERT_PATH', z.string().optional()),
+    timeoutMs: variable('DOCKER_TIMEOUT_MS', int(100, 60_000, 5_000)),
+    /** Tried after `host`, in order, when it does not answer. */
+    managers: variable('SWARM_MANAGERS', swarmManagers),
+    /** The Docker API port of the managers whose addresses are read from SSM. */
+    port: variable('DOCKER_PORT', int(1, 65_535, 2_376)),
+  },
+  /** Accepted webhook tokens; several at once so they can be rotated. Empty when they come from SSM. */
+  webhookTokens: variable('WEBHOOK_TOKENS', tokens),
+  settingsPrefix: variable(
+    'SETTINGS_PREFIX',
+    z
+      .string()
+      .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'must be an SSM path such as /swarm-reflex/prod')
+      .optional(),
+  ),
+  slackWebhookUrl: variable('SLACK_WEBHOOK_URL', httpUrl.optional()),
+  notifyWebhookUrl: variable('NOTIFY_WEBHOOK_URL', httpUrl.optional()),
+  notifyTimeoutMs: variable('NOTIFY_TIMEOUT_MS', int(100, 30_000, 3_000)),
+  /** `aws`: nodes are EC2 instances of this cluster; `none`: on-prem, the Swarm half only. */
+  cloud: variable('CLOUD', z.enum(['none', 'aws'], { error: 'must be none or aws' }).default('none')),
+  /** The EC2 tag that marks this cluster's instances (required with CLOUD=aws). */
+  clusterTag: variable('CLUSTER_TAG', clusterTag.optional()),
+  nodeDownGraceSeconds: variable('NODE_DOWN_GRACE_SECONDS', int(0, 86_400, 300)),
+  maxDownShare: variable('MAX_DOWN_SHARE', share),
+  maxReplacementsPerHour: variable('MAX_REPLACEMENTS_PER_HOUR', int(0, 100, 2)),
+  /** Rotate the join tokens when older than this; 0 never rotates. */
+  joinTokenMaxAgeDays: variable('JOIN_TOKEN_MAX_AGE_DAYS', int(0, 3_650, 0)),
+  /** The worker Auto Scaling group scale-nodes changes (CLOUD=aws). */
+  workerAsgName: variable(
+    'WORKER_ASG_NAME',
+    z
+      .string()
+      .regex(/^[\w\-.:/ @+=]{1,255}$/, 'must be an Auto Scaling group name')
+      .optional(),
+  ),
+  nodeScaleCooldownSeconds: variable('NODE_SCALE_COOLDOWN_SECONDS', int(0, 86_400, 300)),
+  /** What `scale=up` / `scale=down` move by. */
+  nodeScaleStep: variable('NODE_SCALE_STEP', int(1, 100, 1)),
+  /** The most workers one scale-in decision drains, whatever the step or delta asked for. */
+  nodeScaleInMax: variable('NODE_SCALE_IN_MAX', int(1, 100, 1)),
+  /** A drained worker still running tasks after this long is handed back (active again): its scale-in is abandoned. */
+  scaleInDrainTimeoutSeconds: variable('SCALE_IN_DRAIN_TIMEOUT_SECONDS', int(1, 86_400, 900)),
+  /** Our bounds on top of the group's own min/max; 0 means the group's. */
+  nodesMin: variable('NODES_MIN', int(0, 10_000, 0)),
+  nodesMax: variable('NODES_MAX', int(0, 10_000, 0)),
+  /** How often the health sweep runs: the width of its "report once" window. */
+  sweepIntervalSeconds: variable('SWEEP_INTERVAL_SECONDS', int(1, 3_600, 60)),
+  /** How long a service may run fewer tasks than its replicas before the sweep reports it. */
+  underReplicatedSeconds: variable('UNDER_REPLICATED_SECONDS', int(0, 86_400, 300)),
+  /** Functions the health sweep invokes asynchronously; unset: it reports without dispatching. */
+  replaceNodeFunction: variable('REPLACE_NODE_FUNCTION', lambdaFunction.optional()),
+  syncJoinTokensFunction: variable('SYNC_JOIN_TOKENS_FUNCTION', lambdaFunction.optional()),
+  dryRun: variable('DRY_RUN', flag),
+  scaleCooldownSeconds: variable('SCALE_COOLDOWN_SECONDS', int(5, 86_400, 120)),
+  updateAttempts: variable('UPDATE_ATTEMPTS', int(1, 20, 6)),
+  maxBodyBytes: variable('MAX_BODY_BYTES', int(1_024, 10 * 1024 * 1024, 1024 * 1024)),
+  maxAlerts: variable('MAX_ALERTS', int(1, 10_000, 1_000)),
+  logLevel: variable('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error']).default('info')),
+} satisfies Group;
+
+/** The parsed shape of a group of variables: each key holds its schema's output (doc comments carry over). */
+type Parsed<G> = { readonly [K in keyof G]: G[K] extends Variable<infer S> ? z.output<S> : Parsed<G[K]> };
+
+const isVariable = (v: Variable | Group): v is Variable => v.schema instanceof z.ZodType;
+
+function shapeOf(group: Group): Record<string, z.ZodType> {
+  return Object.assign(
+    {},
+    ...Object.values(group).map((v) => (isVariable(v) ? { [v.name]: v.schema } : shapeOf(v))),
+  );
+}
+
+/** The parsed variables arranged as `variables` says, every level frozen. */
+function arrange(group: Group, parsed: Readonly<Record<string, unknown>>): unknown {
+  return Object.freeze(
+    Object.fromEntries(
+      Object.entries(group).map(([key, v]) => [key, isVariable(v) ? parsed[v.name] : arrange(v, parsed)]),
+    ),
+  );
+}
+
+// Keyed by variable name, so a problem is reported with the name a person sets.
+const settingsSchema = z
+  .object(shapeOf(variables))
+  .transform((parsed) => arrange(variables, parsed) as Parsed<typeof variables>);
+
+export type Settings = z.output<typeof settingsSchema>;
 
 /**
  * Parses an environment; throws a SettingsError naming every bad variable. `tokens: 'optional'`
@@ -211,63 +232,21 @@ export function parseSettings(
     throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
   }
   const s = parsed.data;
-  if (s.WEBHOOK_TOKENS.length === 0 && s.SETTINGS_PREFIX === undefined && options.tokens !== 'optional') {
+  if (s.webhookTokens.length === 0 && s.settingsPrefix === undefined && options.tokens !== 'optional') {
     throw new SettingsError(
       'invalid settings: WEBHOOK_TOKENS must be set (or SETTINGS_PREFIX, to read the tokens from SSM)',
     );
   }
-  if (s.CLOUD === 'aws' && s.CLUSTER_TAG === undefined) {
+  if (s.cloud === 'aws' && s.clusterTag === undefined) {
     throw new SettingsError('invalid settings: CLUSTER_TAG must be set (key=value) when CLOUD is aws');
   }
-  if (s.NODES_MAX > 0 && s.NODES_MIN > s.NODES_MAX) {
+  if (s.nodesMax > 0 && s.nodesMin > s.nodesMax) {
     throw new SettingsError('invalid settings: NODES_MIN must not be above NODES_MAX');
   }
-  if (s.DOCKER_TLS_VERIFY && s.DOCKER_CERT_PATH === undefined && s.SETTINGS_PREFIX === undefined) {
+  if (s.docker.tlsVerify && s.docker.certPath === undefined && s.settingsPrefix === undefined) {
     throw new SettingsError('invalid settings: DOCKER_CERT_PATH must be set when DOCKER_TLS_VERIFY is on');
   }
-  return Object.freeze({
-    docker: Object.freeze({
-      host: s.DOCKER_HOST,
-      tlsVerify: s.DOCKER_TLS_VERIFY,
-      certPath: s.DOCKER_CERT_PATH,
-      timeoutMs: s.DOCKER_TIMEOUT_MS,
-      managers: Object.freeze([...s.SWARM_MANAGERS]),
-      port: s.DOCKER_PORT,
-    }),
-    webhookTokens: s.WEBHOOK_TOKENS,
-    settingsPrefix: s.SETTINGS_PREFIX,
-    slackWebhookUrl: s.SLACK_WEBHOOK_URL,
-    notifyWebhookUrl: s.NOTIFY_WEBHOOK_URL,
-    notifyTimeoutMs: s.NOTIFY_TIMEOUT_MS,
-    cloud: s.CLOUD,
-    clusterTag: s.CLUSTER_TAG === undefined ? undefined : splitTag(s.CLUSTER_TAG),
-    nodeDownGraceSeconds: s.NODE_DOWN_GRACE_SECONDS,
-    maxDownShare: s.MAX_DOWN_SHARE,
-    maxReplacementsPerHour: s.MAX_REPLACEMENTS_PER_HOUR,
-    joinTokenMaxAgeDays: s.JOIN_TOKEN_MAX_AGE_DAYS,
-    workerAsgName: s.WORKER_ASG_NAME,
-    nodeScaleCooldownSeconds: s.NODE_SCALE_COOLDOWN_SECONDS,
-    nodeScaleStep: s.NODE_SCALE_STEP,
-    nodeScaleInMax: s.NODE_SCALE_IN_MAX,
-    scaleInDrainTimeoutSeconds: s.SCALE_IN_DRAIN_TIMEOUT_SECONDS,
-    nodesMin: s.NODES_MIN,
-    nodesMax: s.NODES_MAX,
-    sweepIntervalSeconds: s.SWEEP_INTERVAL_SECONDS,
-    underReplicatedSeconds: s.UNDER_REPLICATED_SECONDS,
-    replaceNodeFunction: s.REPLACE_NODE_FUNCTION,
-    syncJoinTokensFunction: s.SYNC_JOIN_TOKENS_FUNCTION,
-    dryRun: s.DRY_RUN,
-    scaleCooldownSeconds: s.SCALE_COOLDOWN_SECONDS,
-    updateAttempts: s.UPDATE_ATTEMPTS,
-    maxBodyBytes: s.MAX_BODY_BYTES,
-    maxAlerts: s.MAX_ALERTS,
-    logLevel: s.LOG_LEVEL,
-  });
-}
-
-function splitTag(tag: string): { key: string; value: string } {
-  const at = tag.indexOf('=');
-  return Object.freeze({ key: tag.slice(0, at), value: tag.slice(at + 1) });
+  return s;
 }
 
 let loaded: Settings | undefined;

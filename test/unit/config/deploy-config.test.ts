@@ -7,16 +7,15 @@ import { routes } from '../../../scripts/local/routes';
 const root = new URL('../../../', import.meta.url);
 const serverless = parse(readFileSync(new URL('serverless.yml', root), 'utf8')) as {
   provider: { runtime: string };
-  functions: Record<
-    string,
-    { handler: string; events?: Array<{ httpApi?: { method: string; path: string } }> }
-  >;
+  // The HTTP API routes with httpExposure=api (the default) and both; none with url.
+  custom: { routes: Record<string, Record<string, Array<{ httpApi: { method: string; path: string } }>>> };
+  functions: Record<string, { handler: string }>;
 };
 
 describe('deployment config', () => {
   it('serves locally exactly the HTTP routes serverless.yml deploys', () => {
-    const deployed = Object.entries(serverless.functions).flatMap(([name, fn]) =>
-      (fn.events ?? []).flatMap((e) => (e.httpApi ? [`${e.httpApi.method} ${e.httpApi.path} ${name}`] : [])),
+    const deployed = Object.entries(serverless.custom.routes.api ?? {}).flatMap(([name, events]) =>
+      events.map((e) => `${e.httpApi.method} ${e.httpApi.path} ${name}`),
     );
     expect(routes.map((r) => `${r.method} ${r.path} ${r.function}`).sort()).toEqual(deployed.sort());
   });

@@ -14,6 +14,103 @@ describe('settings', () => {
     expect(Object.isFrozen(s.docker)).toBe(true);
   });
 
+  it('reads each variable into its own setting', () => {
+    const s = parseSettings({
+      DOCKER_HOST: 'tcp://10.0.0.5:2376',
+      DOCKER_TLS_VERIFY: 'yes',
+      DOCKER_CERT_PATH: '/certs',
+      DOCKER_TIMEOUT_MS: '1500',
+      SWARM_MANAGERS: 'tcp://10.0.0.6:2376',
+      DOCKER_PORT: '2377',
+      WEBHOOK_TOKENS: 'a-token-of-16-chars',
+      SETTINGS_PREFIX: '/swarm-reflex/prod',
+      SLACK_WEBHOOK_URL: 'https://hooks.example/slack',
+      NOTIFY_WEBHOOK_URL: 'http://chat.example/hook',
+      NOTIFY_TIMEOUT_MS: '2500',
+      CLOUD: 'aws',
+      CLUSTER_TAG: 'swarm-reflex:cluster=prod=blue',
+      NODE_DOWN_GRACE_SECONDS: '301',
+      MAX_DOWN_SHARE: '0.5',
+      MAX_REPLACEMENTS_PER_HOUR: '3',
+      JOIN_TOKEN_MAX_AGE_DAYS: '30',
+      WORKER_ASG_NAME: 'prod-workers',
+      NODE_SCALE_COOLDOWN_SECONDS: '302',
+      NODE_SCALE_STEP: '2',
+      NODE_SCALE_IN_MAX: '4',
+      SCALE_IN_DRAIN_TIMEOUT_SECONDS: '903',
+      NODES_MIN: '5',
+      NODES_MAX: '9',
+      SWEEP_INTERVAL_SECONDS: '61',
+      UNDER_REPLICATED_SECONDS: '304',
+      REPLACE_NODE_FUNCTION: 'swarm-reflex-prod-replace-node',
+      SYNC_JOIN_TOKENS_FUNCTION: 'swarm-reflex-prod-sync-join-tokens',
+      DRY_RUN: '1',
+      SCALE_COOLDOWN_SECONDS: '121',
+      UPDATE_ATTEMPTS: '7',
+      MAX_BODY_BYTES: '2048',
+      MAX_ALERTS: '11',
+      LOG_LEVEL: 'debug',
+    });
+    expect(s).toStrictEqual({
+      docker: {
+        host: 'tcp://10.0.0.5:2376',
+        tlsVerify: true,
+        certPath: '/certs',
+        timeoutMs: 1500,
+        managers: ['tcp://10.0.0.6:2376'],
+        port: 2377,
+      },
+      webhookTokens: ['a-token-of-16-chars'],
+      settingsPrefix: '/swarm-reflex/prod',
+      slackWebhookUrl: 'https://hooks.example/slack',
+      notifyWebhookUrl: 'http://chat.example/hook',
+      notifyTimeoutMs: 2500,
+      cloud: 'aws',
+      clusterTag: { key: 'swarm-reflex:cluster', value: 'prod=blue' },
+      nodeDownGraceSeconds: 301,
+      maxDownShare: 0.5,
+      maxReplacementsPerHour: 3,
+      joinTokenMaxAgeDays: 30,
+      workerAsgName: 'prod-workers',
+      nodeScaleCooldownSeconds: 302,
+      nodeScaleStep: 2,
+      nodeScaleInMax: 4,
+      scaleInDrainTimeoutSeconds: 903,
+      nodesMin: 5,
+      nodesMax: 9,
+      sweepIntervalSeconds: 61,
+      underReplicatedSeconds: 304,
+      replaceNodeFunction: 'swarm-reflex-prod-replace-node',
+      syncJoinTokensFunction: 'swarm-reflex-prod-sync-join-tokens',
+      dryRun: true,
+      scaleCooldownSeconds: 121,
+      updateAttempts: 7,
+      maxBodyBytes: 2048,
+      maxAlerts: 11,
+      logLevel: 'debug',
+    });
+    for (const part of [s, s.docker, s.docker.managers, s.webhookTokens, s.clusterTag]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+  });
+
+  it('names every bad variable in one message, in a stable order', () => {
+    expect(() =>
+      parseSettings({
+        WEBHOOK_TOKENS: 'short',
+        DOCKER_HOST: 'x',
+        LOG_LEVEL: 'loud',
+        DRY_RUN: 'maybe',
+        NODES_MIN: 'a',
+      }),
+    ).toThrow(
+      'invalid settings: DOCKER_HOST must be unix:///path/to/docker.sock or tcp://host:port; ' +
+        'WEBHOOK_TOKENS each token must be 16 to 512 printable characters without spaces; ' +
+        'NODES_MIN must be a whole number from 0 to 10000; DRY_RUN must be true or false; ' +
+        'LOG_LEVEL Invalid option: expected one of "debug"|"info"|"warn"|"error"',
+    );
+  });
+
   it.each([
     [{ DOCKER_HOST: 'ssh://me@host' }, /DOCKER_HOST/],
     [{ DOCKER_HOST: 'tcp://host' }, /DOCKER_HOST/],
