@@ -11,7 +11,7 @@ import { createNotifier } from '../shared/adapters/chat';
 import { reportOnlyDispatcher } from '../shared/adapters/lambda';
 import { createLogger } from '../shared/adapters/logger';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../shared/adapters/swarm';
-import { buildManagerPool, dockerClients } from '../shared/config/runtime';
+import { buildManagerPool, dockerClients } from '../shared/config/managers';
 import { parseSettings } from '../shared/config/settings';
 import { ReflexError } from '../shared/domain/errors';
 import type { ChatTarget } from '../shared/domain/notice';

@@ -1,11 +1,13 @@
 import type { Handler, ScheduledEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { autoScalingClient, ec2Client, lambdaClient } from '../../shared/adapters/aws-clients';
 import { createCloudInstances } from '../../shared/adapters/ec2';
 import { createLambdaDispatcher, reportOnlyDispatcher } from '../../shared/adapters/lambda';
 import type { RootLogger } from '../../shared/adapters/logger';
 import { createParameterStore } from '../../shared/adapters/ssm';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import { ValidationError } from '../../shared/domain/errors';
 import { invocationDeadline } from '../../shared/domain/invocation';
@@ -71,8 +73,9 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
+  const { managers } = swarmAccess(rt);
   const { settings } = rt;
-  const docker = rt.managers;
+  const docker = managers;
   const dispatchTo = {
     replaceNode: settings.replaceNodeFunction,
     syncJoinTokens: settings.syncJoinTokensFunction,
@@ -85,24 +88,24 @@ function defaultDeps(): HandlerDeps {
     tasks: createSwarmTasks(docker),
     group:
       settings.cloud === 'aws' && settings.workerAsgName
-        ? createWorkerGroup(rt.aws.autoScaling, settings.workerAsgName)
+        ? createWorkerGroup(autoScalingClient, settings.workerAsgName)
         : undefined,
     replacements:
       settings.cloud === 'aws' && settings.clusterTag
         ? {
-            list: createCloudInstances(rt.aws.ec2, settings.clusterTag).listReplacements,
+            list: createCloudInstances(ec2Client, settings.clusterTag).listReplacements,
           }
         : undefined,
     dispatcher:
       dispatchTo.replaceNode || dispatchTo.syncJoinTokens
-        ? createLambdaDispatcher(rt.aws.lambda, dispatchTo)
+        ? createLambdaDispatcher(lambdaClient, dispatchTo)
         : reportOnlyDispatcher('REPLACE_NODE_FUNCTION and SYNC_JOIN_TOKENS_FUNCTION are not set'),
     joinParameters:
       settings.settingsPrefix === undefined
         ? { notChecked: 'SETTINGS_PREFIX is not set' }
         : {
             settingsPrefix: settings.settingsPrefix,
-            store: createParameterStore(rt.aws.ssm),
+            store: createParameterStore(rt.ssm),
           },
     notifier: rt.notifier('health-sweep'),
     clock: { now: () => new Date() },

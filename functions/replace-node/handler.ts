@@ -1,8 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
+import { ec2Client } from '../../shared/adapters/aws-clients';
 import { createCloudInstances } from '../../shared/adapters/ec2';
 import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
@@ -36,16 +38,17 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
+  const { managers } = swarmAccess(rt);
   const { settings } = rt;
   const cloud =
     settings.cloud === 'aws' && settings.clusterTag
-      ? createCloudInstances(rt.aws.ec2, settings.clusterTag)
+      ? createCloudInstances(ec2Client, settings.clusterTag)
       : undefined;
   return {
     settings,
     logger: rt.logger,
     tokens: () => rt.secrets.webhookTokens(),
-    swarm: createSwarmNodes(rt.managers),
+    swarm: createSwarmNodes(managers),
     cloud,
     notifier: rt.notifier('replace-node'),
     clock: { now: () => new Date() },

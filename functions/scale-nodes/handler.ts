@@ -1,8 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { autoScalingClient } from '../../shared/adapters/aws-clients';
 import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
@@ -49,17 +51,18 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
+  const { managers } = swarmAccess(rt);
   const { settings } = rt;
   const group =
     settings.cloud === 'aws' && settings.workerAsgName
-      ? createWorkerGroup(rt.aws.autoScaling, settings.workerAsgName)
+      ? createWorkerGroup(autoScalingClient, settings.workerAsgName)
       : undefined;
   return {
     settings,
     logger: rt.logger,
     tokens: () => rt.secrets.webhookTokens(),
-    swarm: createSwarmNodes(rt.managers),
-    tasks: createSwarmTasks(rt.managers),
+    swarm: createSwarmNodes(managers),
+    tasks: createSwarmTasks(managers),
     group,
     notifier: rt.notifier('scale-nodes'),
     clock: { now: () => new Date() },

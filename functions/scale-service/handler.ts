@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler
 import * as z from 'zod';
 import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmServices } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
@@ -50,7 +51,8 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
-  const swarm = createSwarmServices(rt.managers);
+  const { managers } = swarmAccess(rt);
+  const swarm = createSwarmServices(managers);
   return {
     settings: rt.settings,
     logger: rt.logger,

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import type { RootLogger } from '../../shared/adapters/logger';
 import { createParameterStore } from '../../shared/adapters/ssm';
 import { createSwarmNodes } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import { SettingsError, ValidationError } from '../../shared/domain/errors';
 import type { HandlerResult } from '../../shared/edge/http';
@@ -43,6 +44,7 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
+  const { managers } = swarmAccess(rt);
   const { settings } = rt;
   if (settings.settingsPrefix === undefined) {
     throw new SettingsError(
@@ -52,8 +54,8 @@ function defaultDeps(): HandlerDeps {
   return {
     logger: rt.logger,
     dryRun: settings.dryRun,
-    swarm: createSwarmNodes(rt.managers),
-    parameters: createParameterStore(rt.aws.ssm),
+    swarm: createSwarmNodes(managers),
+    parameters: createParameterStore(rt.ssm),
     notifier: rt.notifier('sync-join-tokens'),
     clock: { now: () => new Date() },
     settings: { settingsPrefix: settings.settingsPrefix, joinTokenMaxAgeDays: settings.joinTokenMaxAgeDays },

@@ -4,24 +4,26 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { lazy } from './lazy';
 
-/**
+/*
  * Every AWS SDK client the functions use, built in this one place: once per container, with
  * the SDK's defaults (region and credentials from the Lambda environment), and only on first
- * use — the client's module is loaded then too (esbuild keeps a dynamic import lazy), so a
- * function whose request never needs EC2 never pays for loading it.
+ * use — the client's module is loaded then too, so a request that never needs EC2 never pays
+ * for loading it. Each getter is marked pure: a function that does not import one does not
+ * bundle its client either.
  */
-export interface AwsClients {
-  ssm(): Promise<SSMClient>;
-  ec2(): Promise<EC2Client>;
-  autoScaling(): Promise<AutoScalingClient>;
-  lambda(): Promise<LambdaClient>;
-}
 
-export function awsClients(): AwsClients {
-  return {
-    ssm: lazy(async () => new (await import('@aws-sdk/client-ssm')).SSMClient({})),
-    ec2: lazy(async () => new (await import('@aws-sdk/client-ec2')).EC2Client({})),
-    autoScaling: lazy(async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScalingClient({})),
-    lambda: lazy(async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({})),
-  };
-}
+export const ssmClient: () => Promise<SSMClient> = /* @__PURE__ */ lazy(
+  async () => new (await import('@aws-sdk/client-ssm')).SSMClient({}),
+);
+
+export const ec2Client: () => Promise<EC2Client> = /* @__PURE__ */ lazy(
+  async () => new (await import('@aws-sdk/client-ec2')).EC2Client({}),
+);
+
+export const autoScalingClient: () => Promise<AutoScalingClient> = /* @__PURE__ */ lazy(
+  async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScalingClient({}),
+);
+
+export const lambdaClient: () => Promise<LambdaClient> = /* @__PURE__ */ lazy(
+  async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({}),
+);

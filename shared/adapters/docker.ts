@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Docker from 'dockerode';
 import {
   DependencyUnavailableError,
@@ -8,12 +6,7 @@ import {
   SettingsError,
   VersionConflictError,
 } from '../domain/errors';
-
-export interface TlsMaterial {
-  ca: string;
-  cert: string;
-  key: string;
-}
+import { readTlsFiles, type TlsMaterial } from './tls-files';
 
 /** How to reach one Docker API endpoint (a part of the settings). */
 export interface DockerEndpoint {
@@ -49,20 +42,6 @@ export function createDockerClient(docker: DockerEndpoint, tls?: TlsMaterial): D
     ...(material ?? {}),
     timeout,
   });
-}
-
-/** ca.pem, cert.pem and key.pem under DOCKER_CERT_PATH; a file that cannot be read is named. */
-export function readTlsFiles(dir: string): TlsMaterial {
-  const read = (file: string) => {
-    const path = join(dir, file);
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? String(error);
-      throw new SettingsError(`DOCKER_CERT_PATH: cannot read ${path} (${code})`, { cause: error });
-    }
-  };
-  return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
 }
 
 interface DockerModemError {

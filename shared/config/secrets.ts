@@ -1,6 +1,6 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { ClientSource } from '../adapters/aws';
-import { readTlsFiles, type TlsMaterial } from '../adapters/docker';
+import { readTlsFiles, type TlsMaterial } from '../adapters/tls-files';
 import { DependencyUnavailableError, SettingsError } from '../domain/errors';
 import type { ChatTarget } from '../domain/notice';
 import type { Settings } from './settings';

@@ -8,6 +8,7 @@ import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSwarmServices } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
 import type { Runtime } from '../../shared/config/runtime';
 import { requireRealHarness, startSwarm, type TestSwarm } from '../harness';
 
@@ -143,7 +144,7 @@ describeReal('Docker over TLS with material from SSM (real manager behind a TLS 
     });
   }
 
-  const listServices = (rt: Runtime) => createSwarmServices(() => rt.docker()).listServices();
+  const listServices = (rt: Runtime) => createSwarmServices(() => swarmAccess(rt).docker()).listServices();
 
   it('with material missing from SSM fails naming the parameter, and never connects in plain HTTP', async () => {
     ssmHas({ ca: certs.ca, cert: certs.client('client-old').cert });

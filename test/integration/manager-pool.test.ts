@@ -11,7 +11,7 @@ import { reportOnlyDispatcher } from '../../shared/adapters/lambda';
 import type { ManagerPool } from '../../shared/adapters/manager-pool';
 import { createParameterStore } from '../../shared/adapters/ssm';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
-import { buildManagerPool, dockerClients } from '../../shared/config/runtime';
+import { buildManagerPool, dockerClients } from '../../shared/config/managers';
 import { parseSettings, type Settings } from '../../shared/config/settings';
 import { localContext } from '../../shared/edge/middleware/invocation-context';
 import {

@@ -1,6 +1,7 @@
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { swarmAccess } from '../../../shared/config/managers';
 import type { Runtime } from '../../../shared/config/runtime';
 
 const ssmMock = mockClient(SSMClient);
@@ -44,43 +45,43 @@ describe('runtime Docker client', () => {
   it('with DOCKER_TLS_VERIFY on, fails naming the missing SSM parameter instead of speaking plain HTTP', async () => {
     ssmMock.on(GetParametersByPathCommand).resolves(material('CERT-A', ['ca', 'cert']));
     const rt = await coldStart(deployed);
-    await expect(rt.docker()).rejects.toThrow(/\/rt\/secrets\/docker-tls-key/);
+    await expect(swarmAccess(rt).docker()).rejects.toThrow(/\/rt\/secrets\/docker-tls-key/);
     // Not cached for the container's life: once the parameter exists, the next read after the TTL uses it.
     ssmMock.reset();
     ssmMock.on(GetParametersByPathCommand).resolves(material('CERT-A'));
     vi.setSystemTime(Date.now() + TTL_MS + 1);
-    const docker = await rt.docker();
+    const docker = await swarmAccess(rt).docker();
     expect(docker.modem).toMatchObject({ protocol: 'https', cert: 'CERT-A', key: 'KEY-CERT-A' });
   });
 
   it('rebuilds the client when the material changed after the TTL, and only then', async () => {
     ssmMock.on(GetParametersByPathCommand).resolves(material('CERT-A'));
     const rt = await coldStart(deployed);
-    const first = await rt.docker();
+    const first = await swarmAccess(rt).docker();
     expect(first.modem).toMatchObject({ protocol: 'https', cert: 'CERT-A' });
 
     // Rotated in SSM: within the TTL the cached material (and client) is still used.
     ssmMock.on(GetParametersByPathCommand).resolves(material('CERT-B'));
     vi.setSystemTime(Date.now() + TTL_MS / 2);
-    expect(await rt.docker()).toBe(first);
+    expect(await swarmAccess(rt).docker()).toBe(first);
 
     vi.setSystemTime(Date.now() + TTL_MS);
-    const second = await rt.docker();
+    const second = await swarmAccess(rt).docker();
     expect(second).not.toBe(first);
     expect(second.modem).toMatchObject({ protocol: 'https', cert: 'CERT-B', key: 'KEY-CERT-B' });
 
     // Read again, unchanged: the same client (its connections are kept).
     vi.setSystemTime(Date.now() + TTL_MS + 1);
-    expect(await rt.docker()).toBe(second);
+    expect(await swarmAccess(rt).docker()).toBe(second);
     expect(ssmMock.commandCalls(GetParametersByPathCommand)).toHaveLength(3);
   });
 
   it('for a unix socket builds one client and never asks SSM for TLS material', async () => {
     const rt = await coldStart({ WEBHOOK_TOKENS: deployed.WEBHOOK_TOKENS, DOCKER_HOST: 'unix:///x.sock' });
-    const docker = await rt.docker();
+    const docker = await swarmAccess(rt).docker();
     expect(docker.modem).toMatchObject({ socketPath: '/x.sock' });
     vi.setSystemTime(Date.now() + TTL_MS + 1);
-    expect(await rt.docker()).toBe(docker);
+    expect(await swarmAccess(rt).docker()).toBe(docker);
     expect(ssmMock.calls()).toHaveLength(0);
   });
 });
