@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: figures, each beside a baseline measured in the same run, on a private
- * local swarm (the test harness). Prints one table and writes it to bench-results/latest.txt.
+ * local swarm (local/swarm). Prints one table and writes it to bench-results/latest.txt.
  *
  *  1. warm latency of one alert through the scale-service handler (auth, parse, validate,
  *     one inspect, decide, one versioned update) vs a bare dockerode inspect + update of the
@@ -21,12 +21,12 @@ import { gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
+import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../local/swarm';
 import { createDockerClient } from '../shared/adapters/docker';
 import { createLogger } from '../shared/adapters/logger';
 import { createManagerPool } from '../shared/adapters/manager-pool';
 import { createSwarmServices } from '../shared/adapters/swarm';
 import { parseSettings } from '../shared/config/settings';
-import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
 import { webhookEvent } from '../test/support/http-event';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);

@@ -1,8 +1,8 @@
 /**
  * `npm start`: serves every HTTP function on http://localhost:3000 (PORT overrides) at its
  * deployed path, against DOCKER_HOST or the default socket. Without a reachable swarm
- * manager, on Linux as root, it starts a private throwaway one-node swarm (the test
- * harness) with a demo service that opted in to scaling; elsewhere it says what is missing.
+ * manager, on Linux as root, it starts a private throwaway one-node swarm (local/swarm,
+ * shared with the tests) with a demo service that opted in to scaling; elsewhere it says what is missing.
  * Settings are validated first, as a deployed function's are at its cold start: a bad value
  * stops it with a message naming the variable, before anything is started or served.
  * Ctrl-C stops the server and removes everything it started.
@@ -11,8 +11,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
+import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../local/swarm';
 import { parseSettings } from '../shared/config/settings';
-import { harnessUnavailableReason, startSwarm, type TestSwarm } from '../test/harness/swarm';
 import { routes } from './local/routes';
 import { startLocalServer } from './local/server';
 

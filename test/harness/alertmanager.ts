@@ -14,9 +14,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onProcessExit } from './exit-hooks';
+import { onProcessExit } from '../../local/exit-hooks';
+import { kill, pidsMentioning, processStart } from '../../local/proc';
 import { freePort } from './free-port';
-import { kill, pidsMentioning, processStart } from './proc';
 
 export const ALERTMANAGER_BINARY = '/usr/bin/prometheus-alertmanager';
 

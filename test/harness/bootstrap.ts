@@ -8,16 +8,18 @@
  * itself is made by the node's dockerd, inside the node's namespace.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as z from 'zod';
-import { onProcessExit } from './exit-hooks';
-import { kill } from './proc';
+import { onProcessExit } from '../../local/exit-hooks';
+import { kill } from '../../local/proc';
+import { readCalls, type SsmCall, writeFakeAws } from './fake-aws';
+import { type ImdsRequest, startFakeImds } from './fake-imds';
 import type { SwarmNode } from './swarm';
+
+export type { SsmCall } from './fake-aws';
+export type { ImdsRequest } from './fake-imds';
 
 export const BOOTSTRAP_SCRIPT = fileURLToPath(new URL('../../deploy/bootstrap.sh', import.meta.url));
 
@@ -51,20 +53,6 @@ export interface RunBootstrapOptions {
   timeoutMs?: number;
 }
 
-export interface SsmCall {
-  name: string;
-  withDecryption: boolean;
-  args: string[];
-}
-
-export interface ImdsRequest {
-  method: string;
-  path: string;
-  /** The PUT carried a valid TTL header, or the GET a token this server issued. */
-  authorized: boolean;
-  status: number;
-}
-
 export interface BootstrapResult {
   code: number;
   stdout: string;
@@ -89,8 +77,6 @@ const FAST_DEFAULTS: Record<string, string> = {
 };
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-const ssmCall = z.object({ args: z.array(z.string()) });
 
 export async function runBootstrap(node: SwarmNode, opts: RunBootstrapOptions): Promise<BootstrapResult> {
   const dir = mkdtempSync(join(tmpdir(), 'srxboot-'));
@@ -181,132 +167,4 @@ function runScript(
       }
     });
   });
-}
-
-/**
- * A stand-in for the AWS CLI v2 that knows `ssm get-parameter --name N [--with-decryption]
- * [--query Parameter.Value --output text]` and logs every call (arguments only: no values).
- */
-function writeFakeAws(
-  binDir: string,
-  parametersFile: string,
-  callsFile: string,
-  data: { parameters: Record<string, string>; secure: string[] },
-): void {
-  mkdirSync(binDir, { recursive: true });
-  writeFileSync(parametersFile, JSON.stringify(data), { mode: 0o600 });
-  const script = `#!${process.execPath}
-const fs = require('node:fs');
-const args = process.argv.slice(2);
-fs.appendFileSync(${JSON.stringify(callsFile)}, JSON.stringify({ args }) + '\\n');
-const opt = (flag) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
-if (args[0] !== 'ssm' || args[1] !== 'get-parameter') {
-  process.stderr.write('fake aws: only "ssm get-parameter" is implemented\\n');
-  process.exit(252);
-}
-const name = opt('--name');
-const { parameters, secure } = JSON.parse(fs.readFileSync(${JSON.stringify(parametersFile)}, 'utf8'));
-if (name === undefined || !Object.prototype.hasOwnProperty.call(parameters, name)) {
-  process.stderr.write('\\nAn error occurred (ParameterNotFound) when calling the GetParameter operation: \\n');
-  process.exit(255);
-}
-const isSecure = secure.includes(name);
-const value = isSecure && !args.includes('--with-decryption')
-  ? 'AQICAHh' + Buffer.from(parameters[name]).toString('base64').slice(0, 40)
-  : parameters[name];
-if (opt('--query') === 'Parameter.Value' && opt('--output') === 'text') {
-  process.stdout.write(value + '\\n');
-} else {
-  const parameter = { Name: name, Type: isSecure ? 'SecureString' : 'String', Value: value, Version: 1 };
-  process.stdout.write(JSON.stringify({ Parameter: parameter }, null, 4) + '\\n');
-}
-`;
-  writeFileSync(join(binDir, 'aws'), script, { mode: 0o755 });
-}
-
-function readCalls(file: string): SsmCall[] {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const { args } = ssmCall.parse(JSON.parse(line));
-      const i = args.indexOf('--name');
-      return { name: args[i + 1] ?? '', withDecryption: args.includes('--with-decryption'), args };
-    });
-}
-
-// ---------------------------------------------------------------------------------------
-// A fake IMDSv2
-
-interface FakeImds {
-  url: string;
-  requests: ImdsRequest[];
-  close(): Promise<void>;
-}
-
-async function startFakeImds(opts: {
-  instanceId: string;
-  privateIp: string;
-  failFirst: number;
-}): Promise<FakeImds> {
-  const requests: ImdsRequest[] = [];
-  const tokens = new Set<string>();
-  let failuresLeft = opts.failFirst;
-  const metadata: Record<string, string> = {
-    '/latest/meta-data/instance-id': opts.instanceId,
-    '/latest/meta-data/local-ipv4': opts.privateIp,
-  };
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const reply = (status: number, body: string, authorized: boolean): void => {
-      requests.push({ method: req.method ?? '', path, authorized, status });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
-    };
-    if (failuresLeft > 0) {
-      failuresLeft--;
-      reply(500, 'Internal Server Error', false);
-    } else if (path === '/latest/api/token') {
-      const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
-      if (req.method !== 'PUT') {
-        reply(405, 'Method Not Allowed', false);
-      } else if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21_600) {
-        reply(400, 'Bad Request', false);
-      } else {
-        const token = `imds-${randomBytes(16).toString('hex')}`;
-        tokens.add(token);
-        reply(200, token, true);
-      }
-    } else {
-      const token = req.headers['x-aws-ec2-metadata-token'];
-      const authorized = typeof token === 'string' && tokens.has(token);
-      const value = metadata[path];
-      if (req.method !== 'GET') reply(405, 'Method Not Allowed', authorized);
-      // IMDSv2 only (HttpTokens=required): no token, no answer.
-      else if (!authorized) reply(401, 'Unauthorized', false);
-      else if (value === undefined) reply(404, 'Not Found', true);
-      else reply(200, value, true);
-    }
-  };
-  const server: Server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the fake IMDS has no port');
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }

@@ -1,8 +1,9 @@
 /**
  * Real swarms and a real Alertmanager for integration tests.
  *
+ * The swarm itself lives in local/swarm (npm start uses it too); this re-exports it.
  * Nothing here imports vitest (it throws when imported outside a test run), so scripts such
- * as `npm start` can use this module too: tests hand in their own `describe`.
+ * as `npm run fuzz` can use this module too: tests hand in their own `describe`.
  */
 import { alertmanagerUnavailableReason } from './alertmanager';
 import { harnessUnavailableReason } from './swarm';
