@@ -1,27 +1,22 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
 import { postJson } from '../../shared/adapters/chat';
-import type { RootLogger } from '../../shared/adapters/logger';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
-import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
+import { dryRunParam, type HttpDeps, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type NotifyDeps, notifyGroup } from './notify';
 
 const notifyQuery = z.looseObject({ dryRun: dryRunParam });
 
-export interface HandlerDeps extends NotifyDeps {
+export interface HandlerDeps extends NotifyDeps, HttpDeps {
   settings: Settings;
-  logger: RootLogger;
-  tokens: () => Promise<readonly string[]>;
 }
 
 export function makeHandler(deps: HandlerDeps) {
   return httpEdge({
     name: 'notify',
-    settings: deps.settings,
-    logger: deps.logger,
-    tokens: deps.tokens,
+    deps,
     parse: webhookPayload(deps.settings),
     handle: async (webhook, { query, log }) => {
       const { dryRun } = parseQuery(notifyQuery, query);
@@ -34,9 +29,7 @@ export function makeHandler(deps: HandlerDeps) {
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
   return {
-    settings: rt.settings,
-    logger: rt.logger,
-    tokens: () => rt.secrets.webhookTokens(),
+    ...rt.http,
     targets: () => rt.secrets.chatTargets(),
     post: postJson,
   };

@@ -5,7 +5,7 @@ import type { NodeState } from '../../shared/domain/swarm';
 import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
 import { applyPlan } from './apply-plan';
 import { downSinceOf } from './down-since';
-import { describePlan, planGhostRemoval } from './plan';
+import { dryRunOutcome, planGhostRemoval } from './plan';
 import { decideGhostRemoval, nodesBackedBy, stormLimit } from './rules';
 import { findInstance, isLive, refused } from './steps';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
@@ -83,17 +83,7 @@ export async function removeGhost(
     return refused(deps, name, node, verdict.reason, `${verdict.detail} (${gone})`, verdict.severity);
   const detail = `${node.role} ${node.hostname} (${node.id}) was down and ${gone}: removed from the swarm, nothing terminated.`;
   const plan = planGhostRemoval({ node, own, downSince, now, detail });
-  if (dryRun) {
-    const steps = describePlan(plan);
-    return {
-      kind: 'skipped',
-      target: name,
-      node: node.id,
-      reason: 'dry-run',
-      detail: `nothing changed: ${gone}`,
-      steps,
-    };
-  }
+  if (dryRun) return dryRunOutcome(name, plan, `nothing changed: ${gone}`);
   const applied = await applyPlan(deps, plan, { name, ledger, log, memo });
   if ('stopped' in applied) return applied.stopped;
   log.info('removed ghost', { node: node.id, instance: instance?.id });

@@ -2,13 +2,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler
 import * as z from 'zod';
 import { ec2Client } from '../../shared/adapters/aws-clients';
 import { createCloudInstances } from '../../shared/adapters/ec2';
-import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmNodes } from '../../shared/adapters/swarm';
 import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
-import { dryRunParam, httpEdge, parseQuery } from '../../shared/edge/http';
+import { dryRunParam, type HttpDeps, httpEdge, parseQuery } from '../../shared/edge/http';
 import { type ReplaceNodeDeps, type ReplaceOutcome, replaceNodes } from './replace-node';
 import { type ReplaceRequest as Parsed, parseReplaceRequest } from './request';
 
@@ -16,18 +15,14 @@ const query = z.looseObject({
   dryRun: dryRunParam,
 });
 
-export interface HandlerDeps extends ReplaceNodeDeps {
+export interface HandlerDeps extends ReplaceNodeDeps, HttpDeps {
   settings: Settings & ReplaceNodeDeps['settings'];
-  logger: RootLogger;
-  tokens: () => Promise<readonly string[]>;
 }
 
 export function makeHandler(deps: HandlerDeps) {
   return httpEdge<Parsed, ReplaceOutcome>({
     name: 'replace-node',
-    settings: deps.settings,
-    logger: deps.logger,
-    tokens: deps.tokens,
+    deps,
     parse: (payload) => parseReplaceRequest(payload, deps.settings.maxAlerts),
     handle: async (input, { query: raw, log }) => {
       const dryRun = deps.settings.dryRun || parseQuery(query, raw).dryRun;
@@ -45,9 +40,7 @@ function defaultDeps(): HandlerDeps {
       ? createCloudInstances(ec2Client, settings.clusterTag)
       : undefined;
   return {
-    settings,
-    logger: rt.logger,
-    tokens: () => rt.secrets.webhookTokens(),
+    ...rt.http,
     swarm: createSwarmNodes(managers),
     cloud,
     notifier: rt.notifier('replace-node'),

@@ -103,6 +103,18 @@ export function planGhostRemoval(p: {
   return { node, role: node.role, instance: undefined, steps };
 }
 
+/** What a dry run answers: the plan, one line a step, and nothing changed. */
+export function dryRunOutcome(name: string, plan: ReplacementPlan, detail: string) {
+  return {
+    kind: 'skipped' as const,
+    target: name,
+    node: plan.node.id,
+    reason: 'dry-run' as const,
+    detail,
+    steps: describePlan(plan),
+  };
+}
+
 /** The plan as a dry run shows it: one line a step. */
 export function describePlan(plan: ReplacementPlan): string[] {
   return plan.steps.map((step) => describeStep(step, plan.node));

@@ -12,7 +12,7 @@ import {
 import { applyPlan } from './apply-plan';
 import { downSinceOf } from './down-since';
 import { ghostEvidence, ghostsAmong, removeGhost } from './ghost';
-import { describePlan, planReplacement } from './plan';
+import { dryRunOutcome, planReplacement } from './plan';
 import { resume } from './resume';
 import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
 import { abandon, findInstance, refused } from './steps';
@@ -155,17 +155,7 @@ async function replace(
     return refused(deps, name, node, verdict.reason, verdict.detail, verdict.severity);
   }
   const plan = planReplacement({ node, instance, own, role: own?.role ?? node.role, downSince, now });
-  if (dryRun) {
-    const steps = describePlan(plan);
-    return {
-      kind: 'skipped',
-      target: name,
-      node: node.id,
-      reason: 'dry-run',
-      detail: 'nothing changed',
-      steps,
-    };
-  }
+  if (dryRun) return dryRunOutcome(name, plan, 'nothing changed');
   const applied = await applyPlan(deps, plan, { name, ledger, log, memo });
   if ('stopped' in applied) return applied.stopped;
   log.info('replaced', { node: node.id, steps: applied.done });

@@ -1,4 +1,8 @@
-import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/domain/cloud';
+import {
+  type CloudInstances,
+  type InstanceInfo,
+  REPLACEMENT_RESUME_AFTER_MS,
+} from '../../shared/domain/cloud';
 import {
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
@@ -25,25 +29,17 @@ export async function resume(
   log: Logger,
   memo: Memo,
 ): Promise<ReplaceOutcome> {
-  if (!deps.cloud)
-    return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
-  const candidates =
-    target.by === 'instance-id'
-      ? [await deps.cloud.describeInstance(target.value)].filter((i): i is InstanceInfo => i !== undefined)
-      : (await deps.cloud.listReplacements()).filter((i) =>
-          target.by === 'node'
-            ? i.tags[REPLACING_NODE_TAG] === target.value || i.tags[REPLACING_HOSTNAME_TAG] === target.value
-            : i.privateIp === target.value,
-        );
-  const ours = candidates.filter(
-    (i) =>
-      i.tags[REPLACING_NODE_TAG] !== undefined &&
-      i.tags[deps.settings.clusterTag?.key ?? ''] === deps.settings.clusterTag?.value,
-  );
-  const live = ours.filter(isLive);
-  if (ours.length === 0)
-    return { kind: 'refused', target: name, reason: 'unknown-node', detail: `no node matches ${name}` };
-  if (live.length === 0) {
+  const unknown: ReplaceOutcome = {
+    kind: 'refused',
+    target: name,
+    reason: 'unknown-node',
+    detail: `no node matches ${name}`,
+  };
+  if (!deps.cloud) return unknown;
+  const ours = await taggedInstances(deps, deps.cloud, target);
+  if (ours.length === 0) return unknown;
+  const instance = ours.find(isLive);
+  if (instance === undefined) {
     return {
       kind: 'skipped',
       target: name,
@@ -51,7 +47,56 @@ export async function resume(
       detail: 'the node was removed and its instance terminated',
     };
   }
-  const instance = live[0] as InstanceInfo;
+  const blocked = await notResumable(deps, deps.cloud, { name, instance, nodes, now, memo });
+  if (blocked) return blocked;
+  await deps.cloud.terminateInstance(instance.id);
+  log.info('resumed', { instance: instance.id });
+  await announce(
+    deps,
+    'info',
+    `Terminated ${instance.id} (resumed)`,
+    `Its node ${name} had already left the swarm; the Auto Scaling group launches the replacement.`,
+  );
+  return {
+    kind: 'replaced',
+    target: name,
+    node: instance.tags[REPLACING_NODE_TAG] ?? '',
+    hostname: instance.tags[REPLACING_HOSTNAME_TAG] ?? '',
+    role: instance.tags[REPLACING_ROLE_TAG] === 'manager' ? 'manager' : 'worker',
+    instance: instance.id,
+    steps: [`terminated ${instance.id}`],
+    detail: 'resumed an interrupted replacement: the node had left the swarm, its instance is now terminated',
+  };
+}
+
+/** The cluster's instances tagged as being replaced that the target names. */
+async function taggedInstances(
+  deps: ReplaceNodeDeps,
+  cloud: CloudInstances,
+  target: Target,
+): Promise<InstanceInfo[]> {
+  const candidates =
+    target.by === 'instance-id'
+      ? [await cloud.describeInstance(target.value)].filter((i): i is InstanceInfo => i !== undefined)
+      : (await cloud.listReplacements()).filter((i) =>
+          target.by === 'node'
+            ? i.tags[REPLACING_NODE_TAG] === target.value || i.tags[REPLACING_HOSTNAME_TAG] === target.value
+            : i.privateIp === target.value,
+        );
+  return candidates.filter(
+    (i) =>
+      i.tags[REPLACING_NODE_TAG] !== undefined &&
+      i.tags[deps.settings.clusterTag?.key ?? ''] === deps.settings.clusterTag?.value,
+  );
+}
+
+/** Why the live tagged instance must not be terminated now, or undefined when it may. */
+async function notResumable(
+  deps: ReplaceNodeDeps,
+  cloud: CloudInstances,
+  at: { name: string; instance: InstanceInfo; nodes: readonly NodeState[]; now: Date; memo: Memo },
+): Promise<ReplaceOutcome | undefined> {
+  const { name, instance, nodes, now, memo } = at;
   const nodeId = instance.tags[REPLACING_NODE_TAG] ?? '';
   // The tag is a claim, not the truth: the node it names must be gone, and the instance must
   // not run any other node (it rebooted and joined again under a new node ID).
@@ -64,16 +109,16 @@ export async function resume(
       detail: `node ${nodeId} that ${instance.id} is tagged for is still in the swarm; it is replaced through it`,
     };
   }
+  const stale = async (reason: 'instance-in-use' | 'stale-tags', detail: string) => {
+    await cloud.untagInstance(instance.id, REPLACING_TAGS);
+    return refused(deps, name, undefined, reason, detail, 'warning');
+  };
   const backing = nodesBackedBy(instance, nodes, undefined);
   if (backing.length > 0) {
-    await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
-    return refused(
-      deps,
-      name,
-      undefined,
+    const running = backing.map((n) => `${n.hostname} (${n.id})`).join(', ');
+    return stale(
       'instance-in-use',
-      `${instance.id} was tagged for node ${nodeId}, which left, but it now runs node ${backing.map((n) => `${n.hostname} (${n.id})`).join(', ')}: not terminating it; its stale tags were removed`,
-      'warning',
+      `${instance.id} was tagged for node ${nodeId}, which left, but it now runs node ${running}: not terminating it; its stale tags were removed`,
     );
   }
   // Tags alone are no proof: only our own removal (its tag, or a claim still on the swarm) is.
@@ -81,14 +126,9 @@ export async function resume(
     (c) => c.nodeId === nodeId && c.ghost !== true,
   );
   if (!claimed && instance.tags[REPLACING_REMOVED_TAG] === undefined && !memo.removed.has(nodeId)) {
-    await deps.cloud.untagInstance(instance.id, REPLACING_TAGS);
-    return refused(
-      deps,
-      name,
-      undefined,
+    return stale(
       'stale-tags',
       `${instance.id} was tagged for node ${nodeId}, which left the swarm, but no removal of ours is recorded (no claim, no ${REPLACING_REMOVED_TAG} tag): the tags were stale and are removed; nothing was terminated`,
-      'warning',
     );
   }
   const lost = quorumRefusal(nodes);
@@ -107,22 +147,5 @@ export async function resume(
       detail: `${instance.id} is being replaced`,
     };
   }
-  await deps.cloud.terminateInstance(instance.id);
-  log.info('resumed', { instance: instance.id });
-  await announce(
-    deps,
-    'info',
-    `Terminated ${instance.id} (resumed)`,
-    `Its node ${name} had already left the swarm; the Auto Scaling group launches the replacement.`,
-  );
-  return {
-    kind: 'replaced',
-    target: name,
-    node: nodeId,
-    hostname: instance.tags[REPLACING_HOSTNAME_TAG] ?? '',
-    role: instance.tags[REPLACING_ROLE_TAG] === 'manager' ? 'manager' : 'worker',
-    instance: instance.id,
-    steps: [`terminated ${instance.id}`],
-    detail: 'resumed an interrupted replacement: the node had left the swarm, its instance is now terminated',
-  };
+  return undefined;
 }

@@ -2,13 +2,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler
 import * as z from 'zod';
 import { createWorkerGroup } from '../../shared/adapters/autoscaling';
 import { autoScalingClient } from '../../shared/adapters/aws-clients';
-import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
 import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
-import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
+import { dryRunParam, type HttpDeps, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type NodeScaleRequest, parseNodeScale } from './decide-node-scale';
 import { type ScaleNodesDeps, scaleNodes } from './scale-nodes';
 
@@ -29,18 +28,14 @@ export function readNodeQuery(query: Readonly<Record<string, string>>): {
   return { override: scale === undefined ? undefined : parseNodeScale(scale), dryRun };
 }
 
-export interface HandlerDeps extends ScaleNodesDeps {
+export interface HandlerDeps extends ScaleNodesDeps, HttpDeps {
   settings: Settings;
-  logger: RootLogger;
-  tokens: () => Promise<readonly string[]>;
 }
 
 export function makeHandler(deps: HandlerDeps) {
   return httpEdge({
     name: 'scale-nodes',
-    settings: deps.settings,
-    logger: deps.logger,
-    tokens: deps.tokens,
+    deps,
     parse: webhookPayload(deps.settings),
     handle: async (webhook, { query, log }) => {
       const { override, dryRun } = readNodeQuery(query);
@@ -58,9 +53,7 @@ function defaultDeps(): HandlerDeps {
       ? createWorkerGroup(autoScalingClient, settings.workerAsgName)
       : undefined;
   return {
-    settings,
-    logger: rt.logger,
-    tokens: () => rt.secrets.webhookTokens(),
+    ...rt.http,
     swarm: createSwarmNodes(managers),
     tasks: createSwarmTasks(managers),
     group,

@@ -1,13 +1,12 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
-import type { RootLogger } from '../../shared/adapters/logger';
 import { createSwarmServices } from '../../shared/adapters/swarm';
 import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
 import { isSwarmObjectName } from '../../shared/domain/names';
-import { dryRunParam, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
+import { dryRunParam, type HttpDeps, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
 import { type Overrides, parseScale, type ScaleServiceDeps, scaleService } from './scale-service';
 
 /** Query parameters of the webhook URL; the Jenkins `?service=…&scale=1` form keeps working. */
@@ -28,18 +27,14 @@ export function readQuery(query: Readonly<Record<string, string>>): {
   return { overrides: { service, scale: scale === undefined ? undefined : parseScale(scale) }, dryRun };
 }
 
-export interface HandlerDeps extends ScaleServiceDeps {
+export interface HandlerDeps extends ScaleServiceDeps, HttpDeps {
   settings: Settings;
-  logger: RootLogger;
-  tokens: () => Promise<readonly string[]>;
 }
 
 export function makeHandler(deps: HandlerDeps) {
   return httpEdge({
     name: 'scale-service',
-    settings: deps.settings,
-    logger: deps.logger,
-    tokens: deps.tokens,
+    deps,
     parse: webhookPayload(deps.settings),
     handle: async (webhook, { query, log }) => {
       const { overrides, dryRun } = readQuery(query);
@@ -54,9 +49,7 @@ function defaultDeps(): HandlerDeps {
   const { managers } = swarmAccess(rt);
   const swarm = createSwarmServices(managers);
   return {
-    settings: rt.settings,
-    logger: rt.logger,
-    tokens: () => rt.secrets.webhookTokens(),
+    ...rt.http,
     swarm,
     clock: { now: () => new Date() },
   };

@@ -18,6 +18,8 @@ export interface Runtime {
   secrets: Secrets;
   /** The SSM client of this container (secrets, manager addresses, join tokens), created on first use. */
   ssm: () => Promise<SSMClient>;
+  /** What an HTTP function's edge needs: the settings, the logger, the accepted webhook tokens. */
+  http: { settings: Settings; logger: RootLogger; tokens: () => Promise<readonly string[]> };
   /** Chat messages from `source` to the configured targets; a failed delivery never fails a remediation. */
   notifier(source: string): Notifier;
 }
@@ -34,6 +36,7 @@ export function runtime(): Runtime {
     logger,
     secrets,
     ssm: ssmClient,
+    http: { settings, logger, tokens: () => secrets.webhookTokens() },
     notifier: (source) =>
       createNotifier({
         source,

@@ -25,12 +25,17 @@ export interface EdgeContext {
   log: Logger;
 }
 
-export interface EdgeOptions<I, O extends Counted> {
-  name: string;
-  settings: Pick<Settings, 'maxBodyBytes'>;
+/** What every HTTP function's edge needs from its container (the runtime's `http` gives it). */
+export interface HttpDeps {
+  settings: Settings;
   logger: InvocationLogger;
   /** The accepted tokens; may fetch them (SSM), so it may fail with a retryable error. */
   tokens: () => Promise<readonly string[]>;
+}
+
+export interface EdgeOptions<I, O extends Counted> {
+  name: string;
+  deps: Pick<HttpDeps, 'logger' | 'tokens'> & { settings: Pick<Settings, 'maxBodyBytes'> };
   /** Validates the parsed body (or a direct invocation's event); throws ValidationError. */
   parse: EventParser<I>;
   handle: (input: I, context: EdgeContext) => Promise<HandlerResult<O>>;
@@ -74,14 +79,15 @@ export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
 export function httpEdge<I, O extends Counted>(
   options: EdgeOptions<I, O>,
 ): (event: APIGatewayProxyEventV2 | unknown, context?: Context) => Promise<HttpResponse> {
-  const { name, settings, logger } = options;
+  const { name } = options;
+  const { settings, logger, tokens } = options.deps;
   const inputs = new WeakMap<object, I>();
   const outcomes = new WeakMap<object, readonly O[]>();
   const pipeline = middy<unknown, HttpResponse | HandlerResult<O>>({ timeoutEarlyInMillis: 0 })
     .use(invocationContext({ name, logger }))
     .use(httpResponse())
     .use(countOutcomes({ name, outcomes }))
-    .use(authenticate({ tokens: options.tokens }))
+    .use(authenticate({ tokens }))
     .use(boundedJsonBody({ maxBytes: settings.maxBodyBytes }))
     .use(validateEvent({ parse: options.parse, into: inputs }))
     .handler(async (_event, context) => {

@@ -11,9 +11,11 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 /** An edge whose domain notes the manager named in the event, yielding in between (as a Docker call does). */
 const edge = httpEdge<{ manager: string }, { kind: string }>({
   name: 'invocation-test',
-  settings,
-  logger: createLogger({ level: 'error', sink: () => {} }),
-  tokens: async () => settings.webhookTokens,
+  deps: {
+    settings,
+    logger: createLogger({ level: 'error', sink: () => {} }),
+    tokens: async () => settings.webhookTokens,
+  },
   parse: (payload) => ({ input: payload as { manager: string } }),
   handle: async (input) => {
     await tick();
