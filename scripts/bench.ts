@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
@@ -85,6 +85,10 @@ async function main() {
     const settings = parseSettings(env);
     const docker = swarm.docker();
     const silent = createLogger({ level: 'error', sink: () => {} });
+    // The handler's EMF metric lines are made and written as in Lambda; only this terminal is spared them.
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: []) =>
+      String(chunk).includes('"_aws"') ? true : write(chunk, ...rest)) as typeof process.stdout.write;
     // The clock jumps past the cooldown between calls, so every call really scales.
     let t = Date.now();
     const clock = {
@@ -308,7 +312,10 @@ async function bundle(name: string, entry: string) {
     metafile: true,
   });
   const code = readFileSync(outfile);
-  const inputs = Object.keys(result.metafile.inputs);
+  // What ended up in the output (a module esbuild read but tree-shook away has 0 bytes there).
+  const inputs = Object.entries(result.metafile.outputs[relative(process.cwd(), outfile)]?.inputs ?? {})
+    .filter(([, i]) => i.bytesInOutput > 0)
+    .map(([path]) => path);
   /** Which of the clients' modules ended up in the bundle. */
   const bundled = (Object.keys(CLIENT_SOURCE) as Client[]).filter((c) =>
     inputs.some((i) => i.includes(`node_modules/${CLIENT_SOURCE[c].module}/`)),
