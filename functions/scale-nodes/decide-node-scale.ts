@@ -1,18 +1,14 @@
+import { parseScaleWord, type ScaleRequest } from '../../shared/domain/alerts';
 import type { GroupState } from '../../shared/domain/cloud';
 import { INSTANCE_ID_LABEL, SCALE_IN_LABEL } from '../../shared/domain/labels';
 import { activeTasksByNode, isClaimed, pendingScaleIns } from '../../shared/domain/scale-in';
 import type { NodeState, TaskState } from '../../shared/domain/swarm';
 
 /** `up`/`down` move by NODE_SCALE_STEP; a signed integer is that exact number of workers. */
-export type NodeScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };
+export type NodeScaleRequest = ScaleRequest;
 
-export function parseNodeScale(value: string): NodeScaleRequest | undefined {
-  const v = value.trim().toLowerCase();
-  if (v === 'up' || v === 'down') return { kind: 'step', direction: v };
-  if (!/^[+-]?\d{1,3}$/.test(v)) return undefined;
-  const delta = Number(v);
-  return delta === 0 ? undefined : { kind: 'delta', delta };
-}
+/** A scale word for nodes: at most 999 workers at once. */
+export const parseNodeScale = (value: string): NodeScaleRequest | undefined => parseScaleWord(value, 3);
 
 export interface NodeScaleSettings {
   nodeScaleCooldownSeconds: number;

@@ -1,8 +1,10 @@
 import {
   type AlertmanagerWebhook,
   type AlertReading,
+  parseScaleWord,
   readAlerts,
   readScaleLabel,
+  type ScaleRequest,
 } from '../../shared/domain/alerts';
 import { DependencyUnavailableError } from '../../shared/domain/errors';
 import { LAST_SCALE_LABEL, SCALED_AT_LABEL } from '../../shared/domain/labels';
@@ -13,7 +15,7 @@ import type { ServiceState, SwarmServices } from '../../shared/domain/swarm';
 import type { DistributiveOmit } from '../../shared/domain/types';
 
 /** `up`/`down` move by the service's own step labels; a signed integer is that exact delta. */
-export type ScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };
+export type { ScaleRequest };
 
 export type SkipReason =
   | 'cooldown'
@@ -64,14 +66,8 @@ export type Decision =
   | { kind: 'skip'; reason: Exclude<SkipReason, 'conflicting-alerts' | 'dry-run'>; detail: string }
   | { kind: 'ignore'; reason: 'global-mode'; detail: string };
 
-/** Parses a scale word: `up`, `down`, or a non-zero signed integer such as `1`, `-1`, `+2`. */
-export function parseScale(value: string): ScaleRequest | undefined {
-  const v = value.trim().toLowerCase();
-  if (v === 'up' || v === 'down') return { kind: 'step', direction: v };
-  if (!/^[+-]?\d{1,4}$/.test(v)) return undefined;
-  const delta = Number(v);
-  return delta === 0 ? undefined : { kind: 'delta', delta };
-}
+/** A scale word for replicas: `up`, `down`, or a non-zero signed integer of at most 4 digits. */
+export const parseScale = (value: string): ScaleRequest | undefined => parseScaleWord(value, 4);
 
 type PolicyResult =
   | { kind: 'policy'; policy: ScalePolicy }

@@ -135,3 +135,15 @@ export function readScaleLabel<S>(
   }
   return { read: scale };
 }
+
+/** `up`/`down` move by the function's step; a signed integer is that exact number. */
+export type ScaleRequest = { kind: 'step'; direction: 'up' | 'down' } | { kind: 'delta'; delta: number };
+
+/** Parses a scale word: `up`, `down`, or a non-zero signed integer of at most `maxDigits` digits (`1`, `-1`, `+2`). */
+export function parseScaleWord(value: string, maxDigits: number): ScaleRequest | undefined {
+  const v = value.trim().toLowerCase();
+  if (v === 'up' || v === 'down') return { kind: 'step', direction: v };
+  if (!new RegExp(`^[+-]?\\d{1,${maxDigits}}$`).test(v)) return undefined;
+  const delta = Number(v);
+  return delta === 0 ? undefined : { kind: 'delta', delta };
+}
