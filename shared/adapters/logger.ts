@@ -1,5 +1,6 @@
 import { Logger as Powertools } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { invocationSlot, setInvocationSlot } from '../domain/invocation';
 import type { LogFields, Logger, LogLevel } from '../domain/log';
 
 /** The service name in every line (Powertools' `service` field). */
@@ -50,18 +51,26 @@ export function createLogger(options: { level?: LogLevel; base?: LogFields; sink
     persistentKeys: own(options.base),
   });
   root.sink = options.sink;
+  // Loggers made before an invocation (the notifier's, the manager pool's) write through the
+  // invocation's logger while one runs, so their lines carry its request id too.
+  const slot = Symbol('invocation logger');
+  const current = (): Powertools => {
+    const bound = invocationSlot(slot);
+    return bound instanceof Powertools ? bound : root;
+  };
   let invocations = 0;
   return {
-    ...wrap(root),
+    ...wrap(current, {}),
     forInvocation(context, fields) {
-      const child = root.createChild({ persistentKeys: own(fields) });
+      const child = root.createChild();
       if (context !== undefined) {
         child.addContext(context);
         // A child counts its own cold start; the container's is the one that matters.
         child.appendPersistentKeys({ cold_start: invocations === 0 });
       }
       invocations += 1;
-      return wrap(child);
+      setInvocationSlot(slot, child);
+      return wrap(() => child, own(fields));
     },
   };
 }
@@ -77,21 +86,29 @@ function own(fields: LogFields | undefined): LogFields {
   return { ...rest, swarmService: service };
 }
 
-function wrap(logger: Powertools): Logger {
-  // Made on first use: most invocations write no audit or always line.
-  let unfiltered: Powertools | undefined;
-  const always = () => {
-    unfiltered ??= logger.createChild({ logLevel: 'INFO' });
-    return unfiltered;
-  };
+/** The INFO-level child of each logger, for the lines no level may filter. */
+const unfiltered = new WeakMap<Powertools, Powertools>();
+
+function always(logger: Powertools): Powertools {
+  let child = unfiltered.get(logger);
+  if (child === undefined) {
+    child = logger.createChild({ logLevel: 'INFO' });
+    unfiltered.set(logger, child);
+  }
+  return child;
+}
+
+/** The domain's Logger over whichever Powertools logger `base` names when a line is written. */
+function wrap(base: () => Powertools, fields: LogFields): Logger {
+  const line = (extra: LogFields | undefined) => ({ ...fields, ...own(extra) });
   return {
-    debug: (message, fields) => logger.debug(message, own(fields)),
-    info: (message, fields) =>
-      fields?.audit === true ? always().info(message, own(fields)) : logger.info(message, own(fields)),
-    warn: (message, fields) => logger.warn(message, own(fields)),
-    error: (message, fields) => logger.error(message, own(fields)),
-    always: (fields) =>
-      always().info(typeof fields.metric === 'string' ? fields.metric : 'record', own(fields)),
-    child: (fields) => wrap(logger.createChild({ persistentKeys: own(fields) })),
+    debug: (message, extra) => base().debug(message, line(extra)),
+    info: (message, extra) =>
+      extra?.audit === true ? always(base()).info(message, line(extra)) : base().info(message, line(extra)),
+    warn: (message, extra) => base().warn(message, line(extra)),
+    error: (message, extra) => base().error(message, line(extra)),
+    always: (extra) =>
+      always(base()).info(typeof extra.metric === 'string' ? extra.metric : 'record', line(extra)),
+    child: (extra) => wrap(base, line(extra)),
   };
 }

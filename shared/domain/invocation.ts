@@ -9,6 +9,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 interface Invocation {
   readonly deadline: number | undefined;
   manager: string | undefined;
+  /** What an adapter keeps for the rest of this invocation only (the logger bound to its request id). */
+  readonly slots: Map<symbol, unknown>;
 }
 
 const current = new AsyncLocalStorage<Invocation>();
@@ -22,7 +24,7 @@ export function withInvocation<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
-  return current.run({ deadline, manager: undefined }, work);
+  return current.run({ deadline, manager: undefined, slots: new Map() }, work);
 }
 
 /** No new attempt at reaching a dependency starts after this (epoch ms); undefined: no deadline known. */
@@ -38,4 +40,14 @@ export function noteManager(endpoint: string): void {
 /** The manager that served this invocation's last Docker request. */
 export function answeringManager(): string | undefined {
   return current.getStore()?.manager;
+}
+
+/** Keeps `value` for the rest of this invocation (nothing outside one). */
+export function setInvocationSlot(key: symbol, value: unknown): void {
+  current.getStore()?.slots.set(key, value);
+}
+
+/** What `setInvocationSlot` kept in this invocation under `key`. */
+export function invocationSlot(key: symbol): unknown {
+  return current.getStore()?.slots.get(key);
 }

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/adapters/logger';
 import { ValidationError } from '../../../shared/domain/errors';
+import { httpEdge } from '../../../shared/edge/http';
 import { authenticate } from '../../../shared/edge/middleware/authenticate';
 import { countOutcomes } from '../../../shared/edge/middleware/count-outcomes';
 import { httpResponse } from '../../../shared/edge/middleware/http-response';
@@ -168,5 +169,28 @@ describe('edge middlewares in order', () => {
     root.forInvocation(localContext('x'), {}).info('first');
     root.forInvocation(localContext('x'), {}).info('second');
     expect(lines.map((l) => l.cold_start)).toEqual([true, false]);
+  });
+
+  it("puts the invocation's request id on lines of loggers made before it (the notifier's, the pool's)", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const root = createLogger({ sink: (l) => lines.push(JSON.parse(l)) });
+    const made = root.child({ function: 'notify' });
+    const edge = httpEdge<{ n: number }, { kind: string }>({
+      name: 'mw-test',
+      deps: { settings: { maxBodyBytes: 1_024 }, logger: root, tokens: async () => [TOKEN] },
+      parse: () => ({ input: { n: 1 } }),
+      handle: async () => {
+        made.info('chat delivered');
+        return { outcomes: [] };
+      },
+    });
+    const context = localContext('mw-test');
+    await captureEmf(() => edge({}, context));
+    made.info('between invocations');
+    expect(lines.find((l) => l.message === 'chat delivered')).toMatchObject({
+      function: 'notify',
+      function_request_id: context.awsRequestId,
+    });
+    expect(lines.find((l) => l.message === 'between invocations')?.function_request_id).toBeUndefined();
   });
 });
