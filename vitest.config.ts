@@ -23,6 +23,7 @@ export default defineConfig({
           environment: 'node',
           // Starts the ledger of AWS calls that the least-privilege test checks the roles against.
           globalSetup: ['test/support/ledger-global-setup.ts'],
+          setupFiles: ['test/support/quiet-metrics.ts'],
         },
       },
       {
@@ -30,6 +31,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          setupFiles: ['test/support/quiet-metrics.ts'],
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
