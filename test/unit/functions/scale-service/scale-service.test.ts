@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  cooldownUntil,
-  decideReplicas,
-  decideScale,
-  parseScale,
-  readPolicy,
-  type ScaleOutcome,
-  scaleService,
-} from '../../../../functions/scale-service/scale-service';
+import { parseScale, type ScaleOutcome, scaleService } from '../../../../functions/scale-service/scale-service';
+import { cooldownUntil, decideReplicas, decideScale, readPolicy } from '../../../../functions/scale-service/decide';
 import { createLogger } from '../../../../shared/adapters/logger';
 import type { AlertmanagerWebhook } from '../../../../shared/domain/alerts';
 import { DependencyUnavailableError } from '../../../../shared/domain/errors';
