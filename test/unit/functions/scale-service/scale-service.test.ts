@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseScale, type ScaleOutcome, scaleService } from '../../../../functions/scale-service/scale-service';
-import { cooldownUntil, decideReplicas, decideScale, readPolicy } from '../../../../functions/scale-service/decide';
+import {
+  cooldownUntil,
+  decideReplicas,
+  decideScale,
+  readPolicy,
+} from '../../../../functions/scale-service/decide';
+import {
+  parseScale,
+  type ScaleOutcome,
+  scaleService,
+} from '../../../../functions/scale-service/scale-service';
 import { createLogger } from '../../../../shared/adapters/logger';
 import type { AlertmanagerWebhook } from '../../../../shared/domain/alerts';
 import { DependencyUnavailableError } from '../../../../shared/domain/errors';
