@@ -147,3 +147,8 @@ export function parseScaleWord(value: string, maxDigits: number): ScaleRequest |
   const delta = Number(v);
   return delta === 0 ? undefined : { kind: 'delta', delta };
 }
+
+export function countAlerts(alerts: readonly AlertmanagerAlert[]): { firing: number; resolved: number } {
+  const firing = alerts.filter((a) => a.status === 'firing').length;
+  return { firing, resolved: alerts.length - firing };
+}

@@ -1,16 +1,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ALERTS_SHOWN,
-  alertmanagerGroupUrl,
-  NOTIFY_COLOURS,
-  notifyGroup,
-  renderSlack,
-  renderWebhook,
-  type SlackMessage,
-  WEBHOOK_ALERTS_CAP,
-} from '../../../../functions/notify/notify';
+import { notifyGroup } from '../../../../functions/notify/notify';
+import { ALERTS_SHOWN, alertmanagerGroupUrl, NOTIFY_COLOURS, renderSlack, type SlackMessage } from '../../../../functions/notify/render-slack';
+import { renderWebhook, WEBHOOK_ALERTS_CAP } from '../../../../functions/notify/render-webhook';
 import { createLogger } from '../../../../shared/adapters/logger';
 import { type AlertmanagerWebhook, parseWebhook } from '../../../../shared/domain/alerts';
 import { DependencyUnavailableError } from '../../../../shared/domain/errors';
