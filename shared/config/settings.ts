@@ -107,6 +107,27 @@ const clusterTag = z
     return Object.freeze({ key: tag.slice(0, at), value: tag.slice(at + 1) });
   });
 
+/** Auto Scaling group names, comma-separated: at most 50, each as Auto Scaling allows. */
+const groupNames = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const list = commaList(v);
+    const bad = list.find((g) => !/^[\w\-.:/ @+=]{1,255}$/.test(g));
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(bad.slice(0, 80))} must be an Auto Scaling group name`,
+      });
+      return z.NEVER;
+    }
+    if (list.length > 50) {
+      ctx.addIssue({ code: 'custom', message: 'at most 50 groups' });
+      return z.NEVER;
+    }
+    return Object.freeze(list);
+  });
+
 /** One setting: the environment variable it is read from, and how it is validated. */
 interface Variable<S extends z.ZodType = z.ZodType> {
   readonly name: string;
@@ -180,6 +201,19 @@ const variables = {
   /** Functions the health sweep invokes asynchronously; unset: it reports without dispatching. */
   replaceNodeFunction: variable('REPLACE_NODE_FUNCTION', lambdaFunction.optional()),
   syncJoinTokensFunction: variable('SYNC_JOIN_TOKENS_FUNCTION', lambdaFunction.optional()),
+  /** The Auto Scaling groups whose lifecycle hooks node-lifecycle answers; empty: none. */
+  lifecycleGroups: variable('LIFECYCLE_GROUPS', groupNames),
+  /** A leaving node still running tasks this long after its drain began leaves anyway (its hook is completed). */
+  lifecycleDrainTimeoutSeconds: variable('LIFECYCLE_DRAIN_TIMEOUT_SECONDS', int(1, 172_800, 600)),
+  /** A launched instance whose node is not Ready this long after its launch is abandoned (the group replaces it). */
+  launchJoinTimeoutSeconds: variable('LAUNCH_JOIN_TIMEOUT_SECONDS', int(60, 172_800, 900)),
+  /** An EC2 rebalance recommendation: a message only (`notify`), or a message and a drain (`drain`). */
+  onRebalance: variable(
+    'ON_REBALANCE',
+    z.enum(['notify', 'drain'], { error: 'must be notify or drain' }).default('notify'),
+  ),
+  /** A node whose AWS Health maintenance window starts within this many seconds is drained. */
+  scheduledDrainLeadSeconds: variable('SCHEDULED_DRAIN_LEAD_SECONDS', int(0, 1_209_600, 3_600)),
   dryRun: variable('DRY_RUN', flag),
   scaleCooldownSeconds: variable('SCALE_COOLDOWN_SECONDS', int(5, 86_400, 120)),
   updateAttempts: variable('UPDATE_ATTEMPTS', int(1, 20, 6)),

@@ -22,6 +22,19 @@ export const REPLACING_TAGS = [
 export const SCALE_IN_LABEL = 'com.swarm-reflex.scale-in';
 /** Claimed by the caller that terminates: concurrent completions terminate once. */
 export const SCALE_IN_CLAIM_LABEL = 'com.swarm-reflex.scale-in-claimed';
+/**
+ * On a node whose instance AWS is taking (node-lifecycle): `<cause> <since> [<ref>]`, written in
+ * the same versioned node update as its drain. `cause` is terminate-hook | spot | rebalance |
+ * scheduled | state-change; `since` an ISO time; `ref` the Auto Scaling group (terminate-hook)
+ * or the maintenance window `<start>/<end>` (scheduled). See shared/domain/leaving.ts.
+ */
+export const LEAVING_LABEL = 'com.swarm-reflex.leaving';
+/** Claimed (ISO time) by the caller that removes the node and completes its lifecycle action: once. */
+export const LEAVING_CLAIM_LABEL = 'com.swarm-reflex.leaving-claimed';
+/** When the lifecycle action of a leaving node was last kept waiting (RecordLifecycleActionHeartbeat). */
+export const LEAVING_HEARTBEAT_LABEL = 'com.swarm-reflex.leaving-heartbeat';
+/** When people were told that a leaving manager cannot be demoted safely (told once, not every minute). */
+export const LEAVING_HELD_LABEL = 'com.swarm-reflex.leaving-held';
 /** The engine label the bootstrap sets: which EC2 instance a node runs on. */
 export const INSTANCE_ID_LABEL = 'aws.instance-id';
 

@@ -55,6 +55,7 @@ export function functionOfTest(testPath: string): string | undefined {
     'sync-join-tokens',
     'health-sweep',
     'notify',
+    'node-lifecycle',
   ]) {
     if (integration[1] === name || integration[1].startsWith(`${name}-`)) return name;
   }

@@ -10,6 +10,11 @@ describe('settings', () => {
     expect(s.dryRun).toBe(false);
     expect(s.nodeScaleInMax).toBe(1);
     expect(s.scaleInDrainTimeoutSeconds).toBe(900);
+    expect(s.lifecycleGroups).toEqual([]);
+    expect(s.lifecycleDrainTimeoutSeconds).toBe(600);
+    expect(s.launchJoinTimeoutSeconds).toBe(900);
+    expect(s.onRebalance).toBe('notify');
+    expect(s.scheduledDrainLeadSeconds).toBe(3600);
     expect(Object.isFrozen(s)).toBe(true);
     expect(Object.isFrozen(s.docker)).toBe(true);
   });
@@ -44,6 +49,11 @@ describe('settings', () => {
       UNDER_REPLICATED_SECONDS: '304',
       REPLACE_NODE_FUNCTION: 'swarm-reflex-prod-replace-node',
       SYNC_JOIN_TOKENS_FUNCTION: 'swarm-reflex-prod-sync-join-tokens',
+      LIFECYCLE_GROUPS: 'prod-workers, prod-managers',
+      LIFECYCLE_DRAIN_TIMEOUT_SECONDS: '601',
+      LAUNCH_JOIN_TIMEOUT_SECONDS: '901',
+      ON_REBALANCE: 'drain',
+      SCHEDULED_DRAIN_LEAD_SECONDS: '3601',
       DRY_RUN: '1',
       SCALE_COOLDOWN_SECONDS: '121',
       UPDATE_ATTEMPTS: '7',
@@ -82,6 +92,11 @@ describe('settings', () => {
       underReplicatedSeconds: 304,
       replaceNodeFunction: 'swarm-reflex-prod-replace-node',
       syncJoinTokensFunction: 'swarm-reflex-prod-sync-join-tokens',
+      lifecycleGroups: ['prod-workers', 'prod-managers'],
+      lifecycleDrainTimeoutSeconds: 601,
+      launchJoinTimeoutSeconds: 901,
+      onRebalance: 'drain',
+      scheduledDrainLeadSeconds: 3601,
       dryRun: true,
       scaleCooldownSeconds: 121,
       updateAttempts: 7,
@@ -89,7 +104,7 @@ describe('settings', () => {
       maxAlerts: 11,
       logLevel: 'debug',
     });
-    for (const part of [s, s.docker, s.docker.managers, s.webhookTokens, s.clusterTag]) {
+    for (const part of [s, s.docker, s.docker.managers, s.webhookTokens, s.clusterTag, s.lifecycleGroups]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
   });
@@ -136,6 +151,24 @@ describe('settings', () => {
     [{ SETTINGS_PREFIX: 'no-leading-slash' }, /SETTINGS_PREFIX/],
     [{ DOCKER_TLS_VERIFY: '1', DOCKER_HOST: 'tcp://10.0.0.1:2376' }, /DOCKER_CERT_PATH/],
     [{ LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
+    [
+      { LIFECYCLE_GROUPS: 'workers,bad|name' },
+      /LIFECYCLE_GROUPS "bad\|name" must be an Auto Scaling group name/,
+    ],
+    [
+      { LIFECYCLE_GROUPS: Array.from({ length: 51 }, (_, i) => `g${i}`).join(',') },
+      /LIFECYCLE_GROUPS at most 50 groups/,
+    ],
+    [
+      { LIFECYCLE_DRAIN_TIMEOUT_SECONDS: '0' },
+      /LIFECYCLE_DRAIN_TIMEOUT_SECONDS must be a whole number from 1 to 172800/,
+    ],
+    [
+      { LAUNCH_JOIN_TIMEOUT_SECONDS: '30' },
+      /LAUNCH_JOIN_TIMEOUT_SECONDS must be a whole number from 60 to 172800/,
+    ],
+    [{ ON_REBALANCE: 'terminate' }, /ON_REBALANCE must be notify or drain/],
+    [{ SCHEDULED_DRAIN_LEAD_SECONDS: '1h' }, /SCHEDULED_DRAIN_LEAD_SECONDS must be a whole number/],
   ])('fails the start naming the variable for %o', (env, message) => {
     expect(() => parseSettings({ WEBHOOK_TOKENS: 'a-token-of-16-chars', ...env })).toThrow(message);
   });

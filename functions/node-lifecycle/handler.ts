@@ -1,0 +1,54 @@
+import type { EventBridgeEvent, Handler, ScheduledEvent } from 'aws-lambda';
+import { autoScalingClient, ec2Client } from '../../shared/adapters/aws-clients';
+import { createCloudInstances } from '../../shared/adapters/ec2';
+import { createLifecycleActions } from '../../shared/adapters/lifecycle';
+import type { RootLogger } from '../../shared/adapters/logger';
+import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
+import { swarmAccess } from '../../shared/config/managers';
+import { runtime } from '../../shared/config/runtime';
+import { SettingsError } from '../../shared/domain/errors';
+import type { HandlerResult } from '../../shared/edge/http';
+import { scheduledEdge } from '../../shared/edge/scheduled';
+import { type LifecycleRequest, parseLifecycleRequest } from './events';
+import { type LifecycleOutcome, type NodeLifecycleDeps, nodeLifecycle } from './node-lifecycle';
+
+export interface HandlerDeps extends NodeLifecycleDeps {
+  logger: RootLogger;
+  /** DRY_RUN: plans only, whatever the event. */
+  dryRun: boolean;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return scheduledEdge<LifecycleRequest, LifecycleOutcome>({
+    name: 'node-lifecycle',
+    logger: deps.logger,
+    parse: parseLifecycleRequest,
+    handle: (request, log) => nodeLifecycle(deps, { request, dryRun: deps.dryRun, log }),
+  });
+}
+
+function defaultDeps(): HandlerDeps {
+  const rt = runtime();
+  const { settings } = rt;
+  if (settings.cloud !== 'aws' || settings.clusterTag === undefined) {
+    throw new SettingsError('invalid settings: node-lifecycle needs CLOUD=aws and CLUSTER_TAG (key=value)');
+  }
+  const { managers } = swarmAccess(rt);
+  return {
+    logger: rt.logger,
+    dryRun: settings.dryRun,
+    swarm: createSwarmNodes(managers),
+    tasks: createSwarmTasks(managers),
+    instances: createCloudInstances(ec2Client, settings.clusterTag),
+    lifecycle: createLifecycleActions(autoScalingClient),
+    notifier: rt.notifier('node-lifecycle'),
+    clock: { now: () => new Date() },
+    settings: { ...settings, clusterTag: settings.clusterTag },
+  };
+}
+
+/** Typed for Lambda (aws-lambda's Handler); it takes any event, since every input is validated at the edge. */
+export const handler = makeHandler(defaultDeps()) satisfies Handler<
+  EventBridgeEvent<string, unknown> | ScheduledEvent | { reconcile?: true; dryRun?: boolean },
+  HandlerResult<LifecycleOutcome>
+>;

@@ -1,0 +1,152 @@
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  type CompleteLifecycleActionCommandInput,
+  DescribeAutoScalingGroupsCommand,
+  type DescribeAutoScalingGroupsCommandInput,
+  DescribeLifecycleHooksCommand,
+  type DescribeLifecycleHooksCommandInput,
+  RecordLifecycleActionHeartbeatCommand,
+  type RecordLifecycleActionHeartbeatCommandInput,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { recordAwsCall } from './aws-ledger';
+import { autoScalingError } from './fake-autoscaling';
+
+export interface FakeHook {
+  name: string;
+  transition: 'launch' | 'terminate';
+  /** Seconds; AWS's default is 3600. */
+  heartbeatTimeout?: number;
+  defaultResult?: 'CONTINUE' | 'ABANDON';
+}
+
+export interface FakeGroup {
+  name: string;
+  /** Each instance's LifecycleState as Auto Scaling reports it (Pending:Wait, InService, Terminating:Wait…). */
+  instances: Array<{ id: string; state: string }>;
+  hooks: FakeHook[];
+}
+
+const TRANSITION = {
+  launch: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+  terminate: 'autoscaling:EC2_INSTANCE_TERMINATING',
+} as const;
+
+/** Which hook transition each waiting state waits in. */
+const WAITS_IN: Record<string, 'launch' | 'terminate'> = {
+  'Pending:Wait': 'launch',
+  'Warmed:Pending:Wait': 'launch',
+  'Terminating:Wait': 'terminate',
+  'Warmed:Terminating:Wait': 'terminate',
+};
+
+/**
+ * Auto Scaling's lifecycle hooks mocked at the SDK boundary, with their state: the groups'
+ * instances and lifecycle states, the hooks, the completions and heartbeats. It answers as AWS
+ * does: an instance that waits in no hook (completed already, never waited, not in the group)
+ * is a ValidationError "No active Lifecycle Action found with instance ID i-…"; completing a
+ * terminate hook (CONTINUE or ABANDON alike) terminates the instance, completing a launch hook
+ * puts it InService (CONTINUE) or terminates it (ABANDON). Every call goes to the AWS-call ledger.
+ */
+export function fakeLifecycle(groups: FakeGroup[]) {
+  const mock = mockClient(AutoScalingClient);
+  const completed: Array<{ group: string; hook: string; instance: string; result: string }> = [];
+  const heartbeats: Array<{ group: string; hook: string; instance: string }> = [];
+  const hooks: {
+    fail?: Error;
+    failOn?: (action: string) => Error | undefined;
+    /** Each call waits this long before it answers, so that concurrent callers interleave. */
+    latencyMs?: number;
+  } = {};
+  const guard = async (action: string) => {
+    const scoped = action === 'CompleteLifecycleAction' || action === 'RecordLifecycleActionHeartbeat';
+    recordAwsCall({
+      action: `autoscaling:${action}`,
+      resource: scoped ? { kind: 'worker-group' } : { kind: 'any' },
+    });
+    if (hooks.latencyMs) await new Promise((r) => setTimeout(r, hooks.latencyMs));
+    const error = hooks.fail ?? hooks.failOn?.(action);
+    if (error) throw error;
+  };
+  /** The instance's wait in this hook, or AWS's ValidationError. */
+  const waiting = (input: {
+    AutoScalingGroupName?: string;
+    LifecycleHookName?: string;
+    InstanceId?: string;
+  }) => {
+    const group = groups.find((g) => g.name === input.AutoScalingGroupName);
+    const hook = group?.hooks.find((h) => h.name === input.LifecycleHookName);
+    const instance = group?.instances.find((i) => i.id === input.InstanceId);
+    if (!group || !hook || !instance || WAITS_IN[instance.state] !== hook.transition) {
+      throw autoScalingError(
+        'ValidationError',
+        `No active Lifecycle Action found with instance ID ${input.InstanceId}`,
+      );
+    }
+    return { group, hook, instance };
+  };
+
+  mock
+    .on(DescribeAutoScalingGroupsCommand)
+    .callsFake(async (input: DescribeAutoScalingGroupsCommandInput) => {
+      await guard('DescribeAutoScalingGroups');
+      const names = input.AutoScalingGroupNames ?? groups.map((g) => g.name);
+      return {
+        AutoScalingGroups: groups
+          .filter((g) => names.includes(g.name))
+          .map((g) => ({
+            AutoScalingGroupName: g.name,
+            Instances: g.instances.map((i) => ({
+              InstanceId: i.id,
+              LifecycleState: i.state,
+              HealthStatus: 'Healthy',
+            })),
+          })),
+      };
+    });
+  mock.on(DescribeLifecycleHooksCommand).callsFake(async (input: DescribeLifecycleHooksCommandInput) => {
+    await guard('DescribeLifecycleHooks');
+    const group = groups.find((g) => g.name === input.AutoScalingGroupName);
+    if (!group) throw autoScalingError('ValidationError', 'Group not found');
+    return {
+      LifecycleHooks: group.hooks.map((h) => ({
+        LifecycleHookName: h.name,
+        AutoScalingGroupName: group.name,
+        LifecycleTransition: TRANSITION[h.transition],
+        HeartbeatTimeout: h.heartbeatTimeout ?? 3_600,
+        GlobalTimeout: Math.min(172_800, 100 * (h.heartbeatTimeout ?? 3_600)),
+        DefaultResult: h.defaultResult ?? 'ABANDON',
+      })),
+    };
+  });
+  mock.on(CompleteLifecycleActionCommand).callsFake(async (input: CompleteLifecycleActionCommandInput) => {
+    await guard('CompleteLifecycleAction');
+    const { group, hook, instance } = waiting(input);
+    const result = input.LifecycleActionResult ?? '';
+    if (result !== 'CONTINUE' && result !== 'ABANDON') {
+      throw autoScalingError('ValidationError', `Invalid LifecycleActionResult: ${result}`);
+    }
+    completed.push({ group: group.name, hook: hook.name, instance: instance.id, result });
+    if (instance.state === 'Warmed:Pending:Wait') instance.state = 'Warmed:Stopped';
+    else if (hook.transition === 'launch' && result === 'CONTINUE') instance.state = 'InService';
+    else instance.state = 'Terminating:Proceed';
+    return {};
+  });
+  mock
+    .on(RecordLifecycleActionHeartbeatCommand)
+    .callsFake(async (input: RecordLifecycleActionHeartbeatCommandInput) => {
+      await guard('RecordLifecycleActionHeartbeat');
+      const { group, hook, instance } = waiting(input);
+      heartbeats.push({ group: group.name, hook: hook.name, instance: instance.id });
+      return {};
+    });
+  return {
+    mock,
+    groups,
+    completed,
+    heartbeats,
+    hooks,
+    client: () => new AutoScalingClient({ region: 'eu-west-1' }),
+  };
+}
