@@ -1,4 +1,5 @@
 import { SCALE_IN_LABEL } from '../../shared/domain/labels';
+import { readLeaving } from '../../shared/domain/leaving';
 import type { NodeState } from '../../shared/domain/swarm';
 import type { Context, SweepMoment } from './context';
 import { dispatchReplaceNode, type ReplaceNodeSent } from './dispatch-replace-node';
@@ -36,6 +37,13 @@ export function classifyDownNode(
   const what = `${node.role} ${node.hostname || node.id} is down since ${node.updatedAt.toISOString()} (${duration(downFor)})`;
   if (node.labels[SCALE_IN_LABEL] !== undefined) {
     const detail = `${what}; it is being scaled in, so it is not replaced.`;
+    return { finding: { ...base, severity: 'info', action: 'leaving', detail } };
+  }
+  const leaving = readLeaving(node.labels);
+  // AWS is taking its instance (or rebooting it in a maintenance window): node-lifecycle
+  // removes it, without the grace period. Only a rebalance recommendation is mere advice.
+  if (leaving !== undefined && leaving.cause !== 'rebalance') {
+    const detail = `${what}; AWS is taking its instance (${leaving.cause} since ${leaving.since.toISOString()}): node-lifecycle removes it, so it is not replaced.`;
     return { finding: { ...base, severity: 'info', action: 'leaving', detail } };
   }
   if (downFor < graceMs) {

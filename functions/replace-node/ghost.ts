@@ -1,4 +1,5 @@
 import type { CloudInstances, InstanceInfo } from '../../shared/domain/cloud';
+import { nodesBackedBy } from '../../shared/domain/instance-nodes';
 import { INSTANCE_ID_LABEL } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
 import type { NodeState } from '../../shared/domain/swarm';
@@ -6,7 +7,7 @@ import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
 import { applyPlan } from './apply-plan';
 import { downSinceOf } from './down-since';
 import { dryRunOutcome, planGhostRemoval } from './plan';
-import { decideGhostRemoval, nodesBackedBy, stormLimit } from './rules';
+import { decideGhostRemoval, stormLimit } from './rules';
 import { findInstance, isLive, refused } from './steps';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
 

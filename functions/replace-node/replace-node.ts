@@ -1,6 +1,7 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
 import { DependencyUnavailableError, QuorumLostError } from '../../shared/domain/errors';
 import { REPLACING_NODE_TAG, REPLACING_SINCE_TAG, SCALE_IN_LABEL } from '../../shared/domain/labels';
+import { readLeaving } from '../../shared/domain/leaving';
 import type { Logger } from '../../shared/domain/log';
 import { retryAttempt } from '../../shared/domain/retry';
 import type { NodeState } from '../../shared/domain/swarm';
@@ -22,8 +23,6 @@ import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './
 export { DEMOTION_CLOCK_SKEW_MS, downSinceOf } from './down-since';
 export {
   decideReplacement,
-  hasQuorum,
-  nodesBackedBy,
   RECOVERY_PROCEDURE,
   type RefuseReason,
   type SafetySettings,
@@ -110,6 +109,11 @@ async function attempt(
   if (node.labels[SCALE_IN_LABEL] !== undefined) {
     const detail = `node ${node.hostname} is being scaled in: its scale-in terminates it through its group (which shrinks), not a replacement`;
     return refused(deps, name, node, 'scaling-in', detail, undefined);
+  }
+  const leaving = readLeaving(node.labels);
+  if (leaving !== undefined && leaving.cause !== 'rebalance') {
+    const detail = `AWS is taking the instance of ${node.hostname} (${leaving.cause} since ${leaving.since.toISOString()}): node-lifecycle removes the node without a replacement of ours`;
+    return refused(deps, name, node, 'leaving', detail, undefined);
   }
 
   // The instance behind the node, and whether it is ours to terminate.

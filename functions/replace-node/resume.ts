@@ -3,6 +3,7 @@ import {
   type InstanceInfo,
   REPLACEMENT_RESUME_AFTER_MS,
 } from '../../shared/domain/cloud';
+import { nodesBackedBy } from '../../shared/domain/instance-nodes';
 import {
   REPLACING_HOSTNAME_TAG,
   REPLACING_NODE_TAG,
@@ -14,7 +15,7 @@ import {
 import type { Logger } from '../../shared/domain/log';
 import type { NodeState } from '../../shared/domain/swarm';
 import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
-import { nodesBackedBy, quorumRefusal } from './rules';
+import { quorumRefusal } from './rules';
 import { announce, isLive, refused } from './steps';
 import type { Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';

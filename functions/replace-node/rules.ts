@@ -1,7 +1,8 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
+import { nodesBackedBy } from '../../shared/domain/instance-nodes';
 import { INSTANCE_ID_LABEL } from '../../shared/domain/labels';
 import type { Notice } from '../../shared/domain/notice';
-import { QUORUM_RECOVERY_PROCEDURE } from '../../shared/domain/quorum';
+import { hasQuorum, QUORUM_RECOVERY_PROCEDURE } from '../../shared/domain/quorum';
 import type { NodeState } from '../../shared/domain/swarm';
 
 export type RefuseReason =
@@ -18,7 +19,8 @@ export type RefuseReason =
   | 'not-cluster-instance'
   | 'instance-in-use'
   | 'stale-tags'
-  | 'scaling-in';
+  | 'scaling-in'
+  | 'leaving';
 
 export interface SafetySettings {
   nodeDownGraceSeconds: number;
@@ -40,11 +42,6 @@ const refuse = (reason: RefuseReason, detail: string, severity?: Notice['severit
 /** How many nodes may be down at once before it is a partition, not a failure: never fewer than one. */
 export function stormLimit(total: number, share: number): number {
   return Math.max(1, Math.floor(total * share));
-}
-
-/** Swarmkit's rule: a raft of n managers needs more than n/2 of them reachable. */
-export function hasQuorum(reachable: number, managers: number): boolean {
-  return reachable > managers / 2;
 }
 
 export const RECOVERY_PROCEDURE = `${QUORUM_RECOVERY_PROCEDURE} Nothing was removed or terminated.`;
@@ -154,24 +151,6 @@ function managerRemoval(nodes: readonly NodeState[], node: NodeState): Verdict |
     }
   }
   return undefined;
-}
-
-/**
- * The listed nodes, other than `exceptId`, that run on this instance: by their instance
- * label, or by address. Private addresses are reused by EC2 as soon as an instance is gone,
- * so a match either way is enough to keep our hands off (fail closed).
- */
-export function nodesBackedBy(
-  instance: InstanceInfo,
-  nodes: readonly NodeState[],
-  exceptId: string | undefined,
-): NodeState[] {
-  return nodes.filter(
-    (n) =>
-      n.id !== exceptId &&
-      (n.engineLabels[INSTANCE_ID_LABEL] === instance.id ||
-        (instance.privateIp !== undefined && instance.privateIp !== '' && n.address === instance.privateIp)),
-  );
 }
 
 /** Whether the instance behind `node` may be tagged and terminated; undefined when it may. */

@@ -16,7 +16,8 @@ import { createParameterStore } from '../../../../shared/adapters/ssm';
 import type { Dispatcher } from '../../../../shared/domain/cloud';
 import { DependencyUnavailableError, VersionConflictError } from '../../../../shared/domain/errors';
 import { joinParameterNames } from '../../../../shared/domain/join-parameters';
-import { RESCHEDULE_LABEL, SCALE_IN_LABEL } from '../../../../shared/domain/labels';
+import { LEAVING_LABEL, RESCHEDULE_LABEL, SCALE_IN_LABEL } from '../../../../shared/domain/labels';
+import { formatLeaving } from '../../../../shared/domain/leaving';
 import { fakeAutoScaling } from '../../../support/fake-autoscaling';
 import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
@@ -242,6 +243,32 @@ describe('health sweep findings', () => {
       ]),
     );
     expect(s.dispatch.calls).toEqual([]);
+  });
+
+  it.each([
+    ['spot', true],
+    ['terminate-hook', true],
+    ['state-change', true],
+    ['scheduled', true],
+    ['rebalance', false],
+  ] as const)('a down node AWS is taking (%s) is left to node-lifecycle: %s', async (cause, leftAlone) => {
+    const s = setup();
+    down(s.nodes, 'w2', ago(301));
+    const window = cause === 'scheduled' ? { start: ago(600), end: undefined } : undefined;
+    s.nodes.node('w2').labels = { [LEAVING_LABEL]: formatLeaving({ cause, since: ago(400), window }) };
+    const found = await s.findings(T);
+    const w2 = found.find((f) => f.subject === 'w2');
+    if (leftAlone) {
+      expect(w2).toMatchObject({
+        kind: 'node-down',
+        action: 'leaving',
+        detail: expect.stringContaining(cause),
+      });
+      expect(s.dispatch.calls).toEqual([]);
+    } else {
+      // A rebalance recommendation is advice, not a departure: a node down past the grace is replaced.
+      expect(w2).toMatchObject({ kind: 'node-down', action: 'dispatched' });
+    }
   });
 
   it('in a dry run dispatches, changes and says nothing, but shows what it would do', async () => {

@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   decideReplacement,
   downSinceOf,
-  hasQuorum,
   parseTarget,
   type ReplaceNodeDeps,
   replaceNodes,
@@ -18,6 +17,8 @@ import {
   REPLACING_NODE_TAG,
   REPLACING_SINCE_TAG,
 } from '../../../../shared/domain/labels';
+import { formatLeaving } from '../../../../shared/domain/leaving';
+import { hasQuorum } from '../../../../shared/domain/quorum';
 import type { NodeState } from '../../../../shared/domain/swarm';
 import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
@@ -890,6 +891,17 @@ describe('what a review found (each reproduced before the fix)', () => {
     // 3: finishes at once, not "within grace" of our own demotion.
     const result = await replace(at(100), { by: 'node', value: 'm3' });
     expect(result.outcomes[0]).toMatchObject({ kind: 'replaced', role: 'manager' });
+  });
+
+  it('leaves a node AWS is taking to node-lifecycle: no termination, no slot of the hourly limit', async () => {
+    const { swarm, instances } = cluster6();
+    swarm.node('w1').labels = {
+      'com.swarm-reflex.leaving': formatLeaving({ cause: 'spot', since: longAgo }),
+    };
+    const result = await replace(deps(swarm, cloudFor(instances)), { by: 'node', value: 'w1' });
+    expect(result.outcomes[0]).toMatchObject({ kind: 'refused', reason: 'leaving' });
+    expect(ec2?.terminated).toEqual([]);
+    expect(swarm.removed).toEqual([]);
   });
 
   it('leaves a worker being scaled in to its scale-in (its group shrinks; no EC2 termination)', async () => {
