@@ -7,13 +7,20 @@
 #   export ROLE=worker SETTINGS_PREFIX=/swarm-reflex/prod AWS_REGION=eu-west-1
 #   /opt/swarm-reflex/bootstrap.sh
 #
+# or at every boot from deploy/swarm-reflex-join.service, which a group with a warm pool
+# needs: its instances are launched (first boot) into the pool and join later, when the group
+# takes them out of it (a stopped one boots again then; user data does not run again).
+#
 # Safe to run again (and concurrently: runs are serialised by a lock): an engine that is
 # already an active swarm member is left alone.
 #
 # Steps: wait for the local engine; read the instance ID and private IPv4 from IMDSv2; label
 # the engine aws.instance-id=<id> in daemon.json and reload dockerd (so the node's
 # description carries the label from the moment it joins; replace-node finds the instance by
-# it); read the join token and the manager addresses that sync-join-tokens keeps in SSM;
+# it); wait while the Auto Scaling group is taking the instance into its warm pool (IMDS
+# autoscaling/target-lifecycle-state Warmed:*: a node that joined from the pool would be
+# stopped there, down in the swarm, and replaced), and do not join one it is terminating;
+# read the join token and the manager addresses that sync-join-tokens keeps in SSM;
 # `docker swarm join` via each manager in turn until one works.
 #
 # Settings (environment):
@@ -32,6 +39,8 @@
 #   BOOTSTRAP_DOCKER_WAIT_SECONDS   how long to wait for the engine to answer (120)
 #   BOOTSTRAP_IMDS_ATTEMPTS         (6)
 #   BOOTSTRAP_LABEL_WAIT_SECONDS    how long to wait for the reloaded label (30)
+#   BOOTSTRAP_WARM_POLL_SECONDS     how often to ask IMDS whether the instance left the warm
+#                                   pool (10); it waits as long as the instance stays there
 #   BOOTSTRAP_SSM_ATTEMPTS          per parameter; a new cluster may not have them yet (20)
 #   BOOTSTRAP_JOIN_ROUNDS           rounds over all manager addresses (5)
 #   BOOTSTRAP_JOIN_TIMEOUT_SECONDS  limit for one `docker swarm join` (60; dockerd itself
@@ -41,7 +50,8 @@
 #   BOOTSTRAP_RETRY_BASE_SECONDS    first backoff delay, doubled per attempt (2)
 #   BOOTSTRAP_RETRY_MAX_SECONDS     backoff ceiling (30)
 #
-# Exit status: 0 joined or already a member; 2 bad settings; 3 engine not answering or
+# Exit status: 0 joined, already a member, or not joined because the instance is being
+# terminated; 2 bad settings; 3 engine not answering or
 # in a state this script cannot fix; 4 no instance identity from IMDS; 5 label not applied;
 # 6 SSM parameters unreadable; 7 no manager let the node join.
 #
@@ -87,6 +97,7 @@ LOCK_FILE=${BOOTSTRAP_LOCK:-/run/swarm-reflex-bootstrap.lock}
 DOCKER_WAIT=${BOOTSTRAP_DOCKER_WAIT_SECONDS:-120}
 IMDS_ATTEMPTS=${BOOTSTRAP_IMDS_ATTEMPTS:-6}
 LABEL_WAIT=${BOOTSTRAP_LABEL_WAIT_SECONDS:-30}
+WARM_POLL=${BOOTSTRAP_WARM_POLL_SECONDS:-10}
 SSM_ATTEMPTS=${BOOTSTRAP_SSM_ATTEMPTS:-20}
 JOIN_ROUNDS=${BOOTSTRAP_JOIN_ROUNDS:-5}
 JOIN_TIMEOUT=${BOOTSTRAP_JOIN_TIMEOUT_SECONDS:-60}
@@ -106,11 +117,11 @@ validate_settings() {
   [[ $SETTINGS_PREFIX =~ ^/[A-Za-z0-9_./-]+$ ]] ||
     die 2 "SETTINGS_PREFIX must be an SSM path such as /swarm-reflex/prod (got '${SETTINGS_PREFIX}')"
   local name
-  for name in DOCKER_WAIT IMDS_ATTEMPTS LABEL_WAIT SSM_ATTEMPTS JOIN_ROUNDS JOIN_TIMEOUT \
+  for name in DOCKER_WAIT IMDS_ATTEMPTS LABEL_WAIT WARM_POLL SSM_ATTEMPTS JOIN_ROUNDS JOIN_TIMEOUT \
     PROBE_TIMEOUT RETRY_BASE RETRY_MAX; do
     [[ ${!name} =~ ^[0-9]{1,6}$ ]] || die 2 "$(setting_name "$name") must be a whole number (got '${!name}')"
   done
-  for name in IMDS_ATTEMPTS SSM_ATTEMPTS JOIN_ROUNDS JOIN_TIMEOUT; do
+  for name in IMDS_ATTEMPTS WARM_POLL SSM_ATTEMPTS JOIN_ROUNDS JOIN_TIMEOUT; do
     ((${!name} >= 1)) || die 2 "$(setting_name "$name") must be at least 1"
   done
   [[ ${AWS_REGION:-} =~ ^[a-z0-9-]*$ ]] || die 2 "AWS_REGION is not a region name (got '${AWS_REGION}')"
@@ -123,6 +134,7 @@ setting_name() {
   case $1 in
     DOCKER_WAIT) echo BOOTSTRAP_DOCKER_WAIT_SECONDS ;;
     LABEL_WAIT) echo BOOTSTRAP_LABEL_WAIT_SECONDS ;;
+    WARM_POLL) echo BOOTSTRAP_WARM_POLL_SECONDS ;;
     JOIN_TIMEOUT) echo BOOTSTRAP_JOIN_TIMEOUT_SECONDS ;;
     PROBE_TIMEOUT) echo BOOTSTRAP_PROBE_TIMEOUT_SECONDS ;;
     RETRY_BASE) echo BOOTSTRAP_RETRY_BASE_SECONDS ;;
@@ -355,7 +367,74 @@ ensure_label() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Step 4: what the cluster keeps in SSM
+# Step 4: not from a warm pool, not on the way out
+
+LIFECYCLE_STATE=''
+
+# Sets LIFECYCLE_STATE to where the Auto Scaling group is taking this instance, '' when the
+# instance metadata has no such item (not an Auto Scaling instance). Fails when IMDS does not
+# answer.
+read_lifecycle_state() {
+  local token code='' rc
+  quiet_begin
+  token=$(imds -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS_ENDPOINT/latest/api/token") &&
+    [ -n "$token" ] &&
+    code=$(curl -sS --connect-timeout 2 --max-time 5 -o "$WORK/lifecycle-state" -w '%{http_code}' \
+      -H "X-aws-ec2-metadata-token: $token" \
+      "$IMDS_ENDPOINT/latest/meta-data/autoscaling/target-lifecycle-state" 2>"$WORK/imds.err")
+  rc=$?
+  quiet_end
+  ((rc == 0)) || return 1
+  case $code in
+    200) LIFECYCLE_STATE=$(tr -d '\r\n' <"$WORK/lifecycle-state") ;;
+    404) LIFECYCLE_STATE='' ;;
+    *)
+      echo "HTTP ${code}" >"$WORK/imds.err"
+      return 1
+      ;;
+  esac
+}
+
+# While the target state is Warmed:* (launched into the warm pool, or back in it), wait: the
+# instance joins when the group puts it in service. A stopped pool instance is stopped during
+# this wait, and runs the bootstrap again when it boots on its way out.
+wait_until_in_service() {
+  local failures=0 waiting=''
+  for (( ; ; )); do
+    if ! read_lifecycle_state; then
+      failures=$((failures + 1))
+      ((failures >= IMDS_ATTEMPTS)) &&
+        die 4 "could not read autoscaling/target-lifecycle-state from IMDSv2 after ${IMDS_ATTEMPTS} attempts: $(last_line "$WORK/imds.err"); not joining, the instance may be on its way into a warm pool"
+      backoff "$failures"
+      continue
+    fi
+    failures=0
+    case $LIFECYCLE_STATE in
+      '')
+        log "no Auto Scaling lifecycle state in the instance metadata (not an Auto Scaling instance)"
+        return 0
+        ;;
+      Terminated | Warmed:Terminated)
+        log "the Auto Scaling group is terminating this instance (${LIFECYCLE_STATE}); not joining"
+        exit 0
+        ;;
+      Warmed:*)
+        if [ -z "$waiting" ]; then
+          log "the instance is in the warm pool (${LIFECYCLE_STATE}); it joins when the group puts it in service"
+        fi
+        waiting=$LIFECYCLE_STATE
+        sleep "$WARM_POLL"
+        ;;
+      *)
+        log "Auto Scaling target lifecycle state: ${LIFECYCLE_STATE}"
+        return 0
+        ;;
+    esac
+  done
+}
+
+# ---------------------------------------------------------------------------------------
+# Step 5: what the cluster keeps in SSM
 
 JOIN_TOKEN=''
 MANAGER_ADDRESSES=''
@@ -388,7 +467,7 @@ read_join_settings() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Step 5: join
+# Step 6: join
 
 MANAGERS=()
 
@@ -505,6 +584,7 @@ main() {
   already_member && exit 0
   fetch_identity
   ensure_label
+  wait_until_in_service
   read_join_settings
   join_swarm
 }

@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry, LedgerResource } from '../support/aws-ledger';
 import { LEDGER_DIR } from '../support/ledger-dir';
+import { packagedTemplate, PACKAGE_STAGE as STAGE } from '../unit/config/packaged-template';
 
 /**
  * The proof that each function's role allows exactly what the function calls: the roles
@@ -13,11 +13,9 @@ import { LEDGER_DIR } from '../support/ledger-dir';
  * offline with an IAM policy simulator.
  */
 const ROOT = new URL('../../', import.meta.url).pathname;
-const STAGE = 'ci';
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
-const TEMPLATE = join(ROOT, '.serverless', 'cloudformation-template-update-stack.json');
-const FUNCTIONS_WITH_AWS_CALLS = ['scale-nodes', 'replace-node', 'sync-join-tokens'];
+const FUNCTIONS_WITH_AWS_CALLS = ['scale-nodes', 'replace-node', 'sync-join-tokens', 'node-lifecycle'];
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 let roles: Map<string, Statement[]>;
@@ -51,18 +49,6 @@ function resolve(value: unknown): unknown {
   return value;
 }
 
-function packageIfStale(): void {
-  const fresh =
-    existsSync(TEMPLATE) && statSync(TEMPLATE).mtimeMs > statSync(join(ROOT, 'serverless.yml')).mtimeMs;
-  if (fresh && readFileSync(TEMPLATE, 'utf8').includes(`swarm-reflex-${STAGE}-`)) return;
-  const run = spawnSync('npx', ['sls', 'package', '--stage', STAGE], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
-  });
-  if (run.status !== 0) throw new Error(`sls package failed: ${run.stdout}${run.stderr}`);
-}
-
 function concrete(resource: LedgerResource): { arn: string; context: Record<string, string> } {
   switch (resource.kind) {
     case 'any':
@@ -78,11 +64,8 @@ function concrete(resource: LedgerResource): { arn: string; context: Record<stri
         context: resource.clusterTagged ? { 'aws:ResourceTag/swarm-reflex:cluster': STAGE } : {},
       };
     case 'worker-group':
-      return {
-        arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/${STAGE}-workers`,
-        // The worker group carries the cluster tag (it propagates it to its instances).
-        context: { 'autoscaling:ResourceTag/swarm-reflex:cluster': STAGE },
-      };
+      // The worker group carries the cluster tag (it propagates it to its instances).
+      return group(`${STAGE}-workers`, STAGE);
     case 'function':
       return {
         arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:swarm-reflex-${STAGE}-${resource.name}`,
@@ -91,32 +74,49 @@ function concrete(resource: LedgerResource): { arn: string; context: Record<stri
   }
 }
 
+/** An Auto Scaling group of this stage, tagged swarm-reflex:cluster=<cluster> (undefined: untagged). */
+function group(name: string, cluster: string | undefined): { arn: string; context: Record<string, string> } {
+  return {
+    arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/${name}`,
+    context: cluster === undefined ? {} : { 'autoscaling:ResourceTag/swarm-reflex:cluster': cluster },
+  };
+}
+
 async function decide(fn: string, entry: LedgerEntry): Promise<string> {
+  const { arn, context } = concrete(entry.resource);
+  return decideOn(fn, entry.action, arn, { ...context, ...(entry.context ?? {}) });
+}
+
+/** The simulator's verdict on one request: an action on a concrete ARN with its condition keys. */
+async function decideOn(
+  fn: string,
+  action: string,
+  arn: string,
+  contextVariables: Record<string, string | string[]>,
+): Promise<string> {
   const statements = roles.get(fn);
   if (!statements) throw new Error(`no role for ${fn}`);
-  const { arn, context } = concrete(entry.resource);
   const simulation: Simulation = {
     identityPolicies: [{ name: `${fn}-role`, policy: { Version: '2012-10-17', Statement: statements } }],
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     request: {
-      action: entry.action,
+      action,
       principal: `arn:aws:iam::${ACCOUNT}:role/swarm-reflex-${STAGE}-${fn}`,
       resource: { accountId: ACCOUNT, resource: arn },
-      contextVariables: { ...context, ...(entry.context ?? {}) },
+      contextVariables,
     },
   };
   const response = await runSimulation(simulation, {});
-  if (response.resultType === 'error')
-    throw new Error(`${fn} ${entry.action}: ${JSON.stringify(response.errors)}`);
+  if (response.resultType === 'error') throw new Error(`${fn} ${action}: ${JSON.stringify(response.errors)}`);
   return response.overallResult;
 }
 
 const key = (e: LedgerEntry) => JSON.stringify([e.action, e.resource, e.context ?? {}]);
 
-beforeAll(() => {
-  packageIfStale();
-  const template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as {
+beforeAll(async () => {
+  // The template the unit project's template tests packaged, when serverless.yml has not changed since.
+  const template = (await packagedTemplate('api')) as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
   const roleOf = new Map<string, string>();
@@ -142,7 +142,7 @@ beforeAll(() => {
     }
     ledger.set(f.replace(/\.jsonl$/, ''), [...unique.values()]);
   }
-});
+}, 600_000);
 
 describe('each function role allows exactly what the function calls', () => {
   it('has a role per function and a ledger recorded by the unit and integration tests', () => {
@@ -239,6 +239,72 @@ describe('each function role allows exactly what the function calls', () => {
     ];
     for (const fn of ['scale-service', 'notify']) {
       for (const call of calls) expect(await decide(fn, call), `${fn} ${call.action}`).not.toBe('Allowed');
+    }
+  });
+
+  it('lets node-lifecycle complete and heartbeat lifecycle actions only on groups tagged with this cluster', async () => {
+    const fn = 'node-lifecycle';
+    for (const action of [
+      'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
+    ]) {
+      for (const name of [`${STAGE}-workers`, `${STAGE}-managers`]) {
+        const tagged = group(name, STAGE);
+        expect(await decideOn(fn, action, tagged.arn, tagged.context), `${action} on ${name}`).toBe(
+          'Allowed',
+        );
+        const untagged = group(name, undefined);
+        expect(
+          await decideOn(fn, action, untagged.arn, untagged.context),
+          `${action} on untagged ${name}`,
+        ).not.toBe('Allowed');
+      }
+      const foreign = group('staging-workers', 'staging');
+      expect(
+        await decideOn(fn, action, foreign.arn, foreign.context),
+        `${action} on another cluster`,
+      ).not.toBe('Allowed');
+    }
+  });
+
+  it('lets no other function touch a lifecycle action or read the hooks', async () => {
+    const tagged = group(`${STAGE}-workers`, STAGE);
+    const others = [...roles.keys()].filter((fn) => fn !== 'node-lifecycle');
+    expect(others.length).toBeGreaterThanOrEqual(6);
+    for (const fn of others) {
+      for (const action of [
+        'autoscaling:CompleteLifecycleAction',
+        'autoscaling:RecordLifecycleActionHeartbeat',
+        'autoscaling:DescribeLifecycleHooks',
+      ]) {
+        const arn = action.endsWith('Hooks') ? '*' : tagged.arn;
+        expect(await decideOn(fn, action, arn, tagged.context), `${fn} ${action}`).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('gives node-lifecycle no termination, no tagging, no capacity, no hooks of its own, no invocation, no SSM write', async () => {
+    const fn = 'node-lifecycle';
+    const workers = group(`${STAGE}-workers`, STAGE);
+    const instance = concrete({ kind: 'instance', clusterTagged: true });
+    const denied: Array<[string, { arn: string; context: Record<string, string> }]> = [
+      ['ec2:TerminateInstances', instance],
+      ['ec2:StopInstances', instance],
+      ['ec2:CreateTags', instance],
+      ['ec2:DeleteTags', instance],
+      ['autoscaling:TerminateInstanceInAutoScalingGroup', workers],
+      ['autoscaling:SetDesiredCapacity', workers],
+      ['autoscaling:UpdateAutoScalingGroup', workers],
+      // Its own permission hangs on the group's tag: it must not be able to tag a group into the cluster.
+      ['autoscaling:CreateOrUpdateTags', workers],
+      ['autoscaling:PutLifecycleHook', workers],
+      ['autoscaling:DeleteLifecycleHook', workers],
+      ['autoscaling:SetInstanceHealth', workers],
+      ['lambda:InvokeFunction', concrete({ kind: 'function', name: 'replace-node' })],
+      ['ssm:PutParameter', concrete({ kind: 'ssm-parameter', relative: 'swarm/manager-addresses' })],
+    ];
+    for (const [action, { arn, context }] of denied) {
+      expect(await decideOn(fn, action, arn, context), action).not.toBe('Allowed');
     }
   });
 });

@@ -1,16 +1,59 @@
 import { readFileSync, statSync } from 'node:fs';
+import { createServer as createHttpServer, request } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinParameterNames } from '../../shared/domain/join-parameters';
 import { requireRealHarness, type SwarmNode, startSwarm, type TestSwarm } from '../harness';
 import { type BootstrapResult, type RunBootstrapOptions, runBootstrap } from '../harness/bootstrap';
+import { startFakeImds } from '../harness/fake-imds';
 
 const describeSwarm = requireRealHarness(describe, ['swarm']);
 
 const PREFIX = '/swarm-reflex/it';
 // The names sync-join-tokens writes: the script must read exactly those.
 const PARAM = joinParameterNames(PREFIX);
+
+/**
+ * The harness's fake IMDS, plus the item an Auto Scaling instance has and the others do not:
+ * autoscaling/target-lifecycle-state, answered from `state()` at each request (IMDSv2: only
+ * with a token). Everything else is passed on to the fake.
+ */
+async function autoScalingImds(instanceId: string, privateIp: string, state: () => string) {
+  const imds = await startFakeImds({ instanceId, privateIp, failFirst: 0 });
+  const asked: string[] = [];
+  const server = createHttpServer((req, res) => {
+    if (req.url === '/latest/meta-data/autoscaling/target-lifecycle-state') {
+      if (typeof req.headers['x-aws-ec2-metadata-token'] !== 'string') {
+        res.writeHead(401).end('Unauthorized');
+        return;
+      }
+      asked.push(state());
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(asked.at(-1));
+      return;
+    }
+    const upstream = request(`${imds.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    /** The states it answered, in order. */
+    asked,
+    /** Every request the fake behind it got. */
+    requests: imds.requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await imds.close();
+    },
+  };
+}
 
 interface NodeView {
   ID: string;
@@ -148,15 +191,19 @@ describeSwarm('node bootstrap (deploy/bootstrap.sh) against a real swarm', () =>
     expect(labelled, explain(result)).toBeGreaterThanOrEqual(0);
     expect(joining).toBeGreaterThan(labelled);
 
-    // IMDSv2: the token first (after two failures), then both reads with it.
+    // IMDSv2: the token first (after two failures), then both reads with it; then, with a token
+    // of its own, where Auto Scaling takes the instance: no such item outside Auto Scaling.
     expect(result.imdsRequests.filter((r) => r.status === 500)).toHaveLength(2);
-    const served = result.imdsRequests.filter((r) => r.status === 200);
-    expect(served.map((r) => `${r.method} ${r.path}`)).toEqual([
-      'PUT /latest/api/token',
-      'GET /latest/meta-data/instance-id',
-      'GET /latest/meta-data/local-ipv4',
+    const served = result.imdsRequests.filter((r) => r.status !== 500);
+    expect(served.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'PUT /latest/api/token 200',
+      'GET /latest/meta-data/instance-id 200',
+      'GET /latest/meta-data/local-ipv4 200',
+      'PUT /latest/api/token 200',
+      'GET /latest/meta-data/autoscaling/target-lifecycle-state 404',
     ]);
     expect(result.imdsRequests.every((r) => r.status === 500 || r.authorized)).toBe(true);
+    expect(result.stderr).toContain('no Auto Scaling lifecycle state in the instance metadata');
 
     // The token decrypted, the addresses as a plain String.
     expect(result.ssmCalls.map((c) => [c.name, c.withDecryption])).toEqual([
@@ -293,6 +340,112 @@ describeSwarm('node bootstrap (deploy/bootstrap.sh) against a real swarm', () =>
     expect(await localState(node)).toBe('inactive');
     expect(await byHostname('w4')).toEqual([]);
     expectNoSecrets(result);
+  });
+
+  it('waits while the instance is in a warm pool, labelled but out of the swarm, and joins when the group puts it in service', async () => {
+    const s = current();
+    const node = await s.addNode('worker', { name: 'w6', join: false });
+    const instanceId = 'i-0a1b2c3d4e5f60007';
+    let inService = false;
+    const imds = await autoScalingImds(instanceId, node.address, () =>
+      inService ? 'InService' : 'Warmed:Stopped',
+    );
+    try {
+      const run = bootstrap(node, {
+        instanceId,
+        env: { IMDS_ENDPOINT: imds.url, BOOTSTRAP_WARM_POLL_SECONDS: '1' },
+      });
+      const deadline = Date.now() + 30_000;
+      while (imds.asked.length < 3) {
+        if (Date.now() > deadline) throw new Error(`asked ${imds.asked.length} times in 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // In the pool: labelled already, not a member, nobody asked for the join token.
+      expect(await byHostname('w6')).toEqual([]);
+      expect(await localState(node)).toBe('inactive');
+      expect(JSON.parse(readFileSync(node.configFile, 'utf8'))).toEqual({
+        labels: [`aws.instance-id=${instanceId}`],
+      });
+      inService = true;
+      const result = await run;
+      expect(result.code, explain(result)).toBe(0);
+      const joined = await readyNode('w6');
+      expect(joined.Description.Engine?.Labels?.['aws.instance-id']).toBe(instanceId);
+      expect(imds.asked.slice(0, 3)).toEqual(['Warmed:Stopped', 'Warmed:Stopped', 'Warmed:Stopped']);
+      expect(imds.asked.at(-1)).toBe('InService');
+      // Said once, however long it waited; the join token was read only after the pool.
+      const log = result.stderr.split('\n').filter((line) => line.startsWith('bootstrap: '));
+      expect(log.filter((line) => line.includes('in the warm pool (Warmed:Stopped)'))).toHaveLength(1);
+      const left = log.findIndex((line) => line.includes('target lifecycle state: InService'));
+      expect(left, explain(result)).toBeGreaterThan(
+        log.findIndex((line) => line.includes('the engine carries aws.instance-id')),
+      );
+      expect(log.findIndex((line) => line.includes('joining as worker via'))).toBeGreaterThan(left);
+      expect(result.ssmCalls.map((c) => c.name)).toEqual([PARAM.worker, PARAM.managers]);
+      expectNoSecrets(result);
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it('does not join an instance the group is terminating, and reads no join token for it', async () => {
+    const s = current();
+    const node = await s.addNode('worker', { name: 'w7', join: false });
+    for (const state of ['Terminated', 'Warmed:Terminated']) {
+      const instanceId = 'i-0a1b2c3d4e5f60008';
+      const imds = await autoScalingImds(instanceId, node.address, () => state);
+      try {
+        const result = await bootstrap(node, { instanceId, env: { IMDS_ENDPOINT: imds.url } });
+        expect(result.code, explain(result)).toBe(0);
+        expect(result.stderr).toContain(
+          `the Auto Scaling group is terminating this instance (${state}); not joining`,
+        );
+        expect(result.ssmCalls).toEqual([]);
+        expect(await localState(node)).toBe('inactive');
+        expect(await byHostname('w7')).toEqual([]);
+      } finally {
+        await imds.close();
+      }
+    }
+  });
+
+  it('joins again, as a new node, when an instance whose node was removed while it was stopped boots (a warm pool reusing it)', async () => {
+    const s = current();
+    const node = await s.addNode('worker', { name: 'w8', join: false });
+    const instanceId = 'i-0a1b2c3d4e5f60009';
+    const first = await bootstrap(node, { instanceId });
+    expect(first.code, explain(first)).toBe(0);
+    const before = await readyNode('w8');
+    // Stopped (back into a warm pool, ReuseOnScaleIn), and node-lifecycle removed its node.
+    await s.killNode('w8');
+    const down = Date.now() + 60_000;
+    while ((await listNodes()).find((n) => n.ID === before.ID)?.Status.State !== 'down') {
+      if (Date.now() > down) throw new Error('w8 is not down 60 s after its engine was killed');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await s.docker().getNode(before.ID).remove({});
+    await s.restartNode('w8');
+    // Its engine still holds the old membership, which the managers refuse: stuck in pending.
+    const deadline = Date.now() + 15_000;
+    while ((await localState(node)) !== 'pending' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(await localState(node)).toBe('pending');
+
+    const imds = await autoScalingImds(instanceId, node.address, () => 'InService');
+    try {
+      const result = await bootstrap(node, { instanceId, env: { IMDS_ENDPOINT: imds.url } });
+      expect(result.code, explain(result)).toBe(0);
+      expect(result.stderr).toMatch(/left the half-joined swarm \(stuck in pending\)/);
+      expect(result.stderr).toContain('target lifecycle state: InService');
+      const after = await readyNode('w8');
+      expect(after.ID).not.toBe(before.ID);
+      expect(after.Description.Engine?.Labels?.['aws.instance-id']).toBe(instanceId);
+      expect((await listNodes()).some((n) => n.ID === before.ID)).toBe(false);
+      expectNoSecrets(result);
+    } finally {
+      await imds.close();
+    }
   });
 
   it('never printed a join token in any run', () => {

@@ -1,18 +1,15 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { routes } from '../../../scripts/local/routes';
-import { HTTP_EXPOSURES, type HttpExposure, packageService } from '../../../scripts/package';
+import { HTTP_EXPOSURES, type HttpExposure } from '../../../scripts/package';
+import { packagedTemplate, PACKAGE_STAGE as STAGE } from './packaged-template';
 
 /**
  * What each `httpExposure` puts in the CloudFormation template `sls package` generates: HTTP
  * API routes, public Function URLs, or both, for exactly the HTTP functions.
  */
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const STAGE = 'ci';
 const HTTP_FUNCTIONS = ['notify', 'replace-node', 'scale-nodes', 'scale-service'];
-const OTHER_FUNCTIONS = ['health-sweep', 'sync-join-tokens'];
+const OTHER_FUNCTIONS = ['health-sweep', 'node-lifecycle', 'sync-join-tokens'];
 
 const templateSchema = z.object({
   Resources: z.record(
@@ -21,23 +18,6 @@ const templateSchema = z.object({
   ),
 });
 type Template = z.infer<typeof templateSchema>;
-
-/** Packages each exposure into its own directory (.tmp/package/<exposure>), again only when what it depends on changed. */
-function packaged(exposure: HttpExposure): Template {
-  const dir = join(ROOT, '.tmp', 'package', exposure);
-  const file = join(dir, 'cloudformation-template-update-stack.json');
-  // The template depends on serverless.yml and on the osls version (package-lock.json) only.
-  const fresh =
-    existsSync(file) &&
-    ['serverless.yml', 'package-lock.json'].every(
-      (f) => statSync(file).mtimeMs > statSync(join(ROOT, f)).mtimeMs,
-    );
-  if (!fresh) {
-    const run = packageService({ stage: STAGE, params: [`httpExposure=${exposure}`], dir });
-    if (!run.ok) throw new Error(`sls package (httpExposure=${exposure}) failed: ${run.output}`);
-  }
-  return templateSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-}
 
 /** The function a `{"Fn::GetAtt": [<function's logical ID>, "Arn"]}` names, by its serverless.yml name. */
 function functionNamed(template: Template, ref: unknown): string {
@@ -96,10 +76,12 @@ const localRoutes = routes.map((r) => `${r.method} ${r.path} ${r.function}`).sor
 
 describe('httpExposure (serverless.yml param)', () => {
   const templates = new Map<HttpExposure, Template>();
-  beforeAll(() => {
-    // One after another: serverless-esbuild works in the one .esbuild folder of the project.
-    for (const exposure of HTTP_EXPOSURES) templates.set(exposure, packaged(exposure));
-  }, 180_000);
+  beforeAll(async () => {
+    // One after another (packagedTemplate also waits for other files' packaging).
+    for (const exposure of HTTP_EXPOSURES) {
+      templates.set(exposure, templateSchema.parse(await packagedTemplate(exposure)));
+    }
+  }, 600_000);
   const template = (exposure: HttpExposure) => {
     const t = templates.get(exposure);
     if (!t) throw new Error(`not packaged: ${exposure}`);
