@@ -230,6 +230,26 @@ describe('each function role allows exactly what the function calls', () => {
     }
   });
 
+  it('lets the functions that honour the pause read it, and no other (notify keeps delivering)', async () => {
+    // Which functions read it: those whose handler takes the pause switch of the manager pool.
+    const readsPause = (fn: string) =>
+      /\{[^}]*\bpause\b[^}]*\}\s*=\s*swarmAccess\(/.test(
+        readFileSync(join(ROOT, 'functions', fn, 'handler.ts'), 'utf8'),
+      );
+    const pause = { kind: 'ssm-parameter' as const, relative: 'pause' };
+    const readers = [...roles.keys()].filter(readsPause);
+    expect(readers.length).toBeGreaterThanOrEqual(5);
+    expect(readers).not.toContain('notify');
+    for (const fn of roles.keys()) {
+      const verdict = await decide(fn, { action: 'ssm:GetParameters', resource: pause });
+      if (readers.includes(fn)) expect(verdict, fn).toBe('Allowed');
+      else expect(verdict, fn).not.toBe('Allowed');
+      // Another stage's pause is not ours to read.
+      const other = { kind: 'ssm-parameter' as const, relative: '../other-stage/pause' };
+      expect(await decide(fn, { action: 'ssm:GetParameters', resource: other }), fn).not.toBe('Allowed');
+    }
+  });
+
   it('gives scale-service and notify no EC2 and no Auto Scaling at all', async () => {
     const calls: LedgerEntry[] = [
       { action: 'ec2:DescribeInstances', resource: { kind: 'any' } },

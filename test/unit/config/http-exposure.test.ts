@@ -1,8 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { routes } from '../../../scripts/local/routes';
-import { HTTP_EXPOSURES, type HttpExposure } from '../../../scripts/package';
-import { packagedTemplate, PACKAGE_STAGE as STAGE } from './packaged-template';
+import { HTTP_EXPOSURES } from '../../../scripts/package';
+import { templatesOfEveryExposure } from './cfn-template';
+import { PACKAGE_STAGE as STAGE } from './packaged-template';
 
 /**
  * What each `httpExposure` puts in the CloudFormation template `sls package` generates: HTTP
@@ -75,18 +76,7 @@ const expectedPublicPermissions = HTTP_FUNCTIONS.flatMap((fn) => [
 const localRoutes = routes.map((r) => `${r.method} ${r.path} ${r.function}`).sort();
 
 describe('httpExposure (serverless.yml param)', () => {
-  const templates = new Map<HttpExposure, Template>();
-  beforeAll(async () => {
-    // One after another (packagedTemplate also waits for other files' packaging).
-    for (const exposure of HTTP_EXPOSURES) {
-      templates.set(exposure, templateSchema.parse(await packagedTemplate(exposure)));
-    }
-  }, 600_000);
-  const template = (exposure: HttpExposure) => {
-    const t = templates.get(exposure);
-    if (!t) throw new Error(`not packaged: ${exposure}`);
-    return t;
-  };
+  const template = templatesOfEveryExposure();
 
   it('api (the default): an HTTP API route per HTTP function, the ones npm start serves, and no URL', () => {
     expect(apiRoutes(template('api'))).toEqual(localRoutes);

@@ -267,7 +267,7 @@ describe('node-lifecycle in the packaged template', () => {
     expect(Number(fn.Timeout)).toBeLessThan(60);
   });
 
-  it('has a role with exactly its reads, its failure queue and the lifecycle actions of tagged groups', () => {
+  it('has a role with exactly its reads (secrets, manager addresses, the pause), its failure queue and the lifecycle actions of tagged groups', () => {
     expect(statementsOf(FUNCTION)).toEqual([
       {
         Effect: 'Allow',
@@ -278,6 +278,11 @@ describe('node-lifecycle in the packaged template', () => {
         Effect: 'Allow',
         Action: ['ssm:GetParameters'],
         Resource: [sub(`${prefix}:ssm:${inRegion}:parameter/swarm-reflex/${STAGE}/swarm/manager-addresses`)],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['ssm:GetParameters'],
+        Resource: [sub(`${prefix}:ssm:${inRegion}:parameter/swarm-reflex/${STAGE}/pause`)],
       },
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [{ 'Fn::GetAtt': ['FailureQueue', 'Arn'] }] },
       {

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { type HttpExposure, packageService } from '../../../scripts/package';
 
 /**
- * The CloudFormation template `sls package` generates for stage `ci`, one per `httpExposure`,
- * kept in .tmp/package/<exposure> and packaged again only when what it depends on changed.
+ * The CloudFormation template `sls package` generates for stage `ci`, one per `httpExposure`
+ * (and further params, e.g. `vpcEndpoints=true`), kept in .tmp/package/<exposure>[+<params>]
+ * and packaged again only when what it depends on changed.
  * Several test files read it (the template tests here, the least-privilege proof): one packages
  * while the others wait for the lock, then find it fresh. One at a time also because
  * serverless-esbuild works in the project's one .esbuild folder.
@@ -17,28 +18,36 @@ const PACKAGES = join(ROOT, '.tmp', 'package');
 const LOCK = join(PACKAGES, '.lock');
 const LOCK_WAIT_MS = 300_000;
 
-function templateFileOf(exposure: HttpExposure): string {
-  return join(PACKAGES, exposure, 'cloudformation-template-update-stack.json');
+/** One packaging: an httpExposure and the other serverless.yml params (`name=value`). */
+interface Variant {
+  exposure: HttpExposure;
+  params: readonly string[];
+}
+
+const dirOf = ({ exposure, params }: Variant) => join(PACKAGES, [exposure, ...params].join('+'));
+
+function templateFileOf(variant: Variant): string {
+  return join(dirOf(variant), 'cloudformation-template-update-stack.json');
 }
 
 /**
  * What the template depends on: serverless.yml and the osls version (package-lock.json), by
  * content (a checkout or a copy may give an older file a newer time, and the other way round).
  */
-function inputsDigest(exposure: HttpExposure): string {
-  const hash = createHash('sha256').update(exposure);
+function inputsDigest({ exposure, params }: Variant): string {
+  const hash = createHash('sha256').update([exposure, ...params].join('\n'));
   for (const f of ['serverless.yml', 'package-lock.json']) hash.update(readFileSync(join(ROOT, f)));
   return hash.digest('hex');
 }
 
-const digestFileOf = (exposure: HttpExposure) => join(PACKAGES, exposure, 'inputs.sha256');
+const digestFileOf = (variant: Variant) => join(dirOf(variant), 'inputs.sha256');
 
-function fresh(exposure: HttpExposure): boolean {
-  const digest = digestFileOf(exposure);
+function fresh(variant: Variant): boolean {
+  const digest = digestFileOf(variant);
   return (
-    existsSync(templateFileOf(exposure)) &&
+    existsSync(templateFileOf(variant)) &&
     existsSync(digest) &&
-    readFileSync(digest, 'utf8') === inputsDigest(exposure)
+    readFileSync(digest, 'utf8') === inputsDigest(variant)
   );
 }
 
@@ -85,17 +94,24 @@ async function withLock<T>(work: () => T): Promise<T> {
   }
 }
 
-/** The packaged template of one exposure (parsed JSON), packaging it first when stale. */
-export async function packagedTemplate(exposure: HttpExposure): Promise<unknown> {
-  const file = templateFileOf(exposure);
+/**
+ * The packaged template of one exposure and further params (`name=value`; parsed JSON),
+ * packaging it first when stale.
+ */
+export async function packagedTemplate(
+  exposure: HttpExposure,
+  params: readonly string[] = [],
+): Promise<unknown> {
+  const variant = { exposure, params };
+  const file = templateFileOf(variant);
   await withLock(() => {
-    if (fresh(exposure)) return;
-    const digest = inputsDigest(exposure);
-    rmSync(digestFileOf(exposure), { force: true });
-    const dir = join(PACKAGES, exposure);
-    const run = packageService({ stage: PACKAGE_STAGE, params: [`httpExposure=${exposure}`], dir });
-    if (!run.ok) throw new Error(`sls package (httpExposure=${exposure}) failed: ${run.output}`);
-    writeFileSync(digestFileOf(exposure), digest);
+    if (fresh(variant)) return;
+    const digest = inputsDigest(variant);
+    rmSync(digestFileOf(variant), { force: true });
+    const all = [`httpExposure=${exposure}`, ...params];
+    const run = packageService({ stage: PACKAGE_STAGE, params: all, dir: dirOf(variant) });
+    if (!run.ok) throw new Error(`sls package (${all.join(' ')}) failed: ${run.output}`);
+    writeFileSync(digestFileOf(variant), digest);
   });
   return JSON.parse(readFileSync(file, 'utf8'));
 }
