@@ -12,18 +12,29 @@ import { lazy } from './lazy';
  * bundle its client either.
  */
 
+/**
+ * Every call is bounded: a connection that does not open in 2 s, or an answer that does not
+ * come in 5 s, fails (the SDK retries it, 3 attempts in all), so an unreachable AWS endpoint —
+ * private subnets without NAT or VPC endpoints — answers 503 well inside the function's
+ * timeout instead of hanging until Lambda kills it.
+ */
+export const AWS_CLIENT_OPTIONS = {
+  // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes, and waits on.
+  requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+};
+
 export const ssmClient: () => Promise<SSMClient> = /* @__PURE__ */ lazy(
-  async () => new (await import('@aws-sdk/client-ssm')).SSMClient({}),
+  async () => new (await import('@aws-sdk/client-ssm')).SSMClient(AWS_CLIENT_OPTIONS),
 );
 
 export const ec2Client: () => Promise<EC2Client> = /* @__PURE__ */ lazy(
-  async () => new (await import('@aws-sdk/client-ec2')).EC2Client({}),
+  async () => new (await import('@aws-sdk/client-ec2')).EC2Client(AWS_CLIENT_OPTIONS),
 );
 
 export const autoScalingClient: () => Promise<AutoScalingClient> = /* @__PURE__ */ lazy(
-  async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScalingClient({}),
+  async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScalingClient(AWS_CLIENT_OPTIONS),
 );
 
 export const lambdaClient: () => Promise<LambdaClient> = /* @__PURE__ */ lazy(
-  async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({}),
+  async () => new (await import('@aws-sdk/client-lambda')).LambdaClient(AWS_CLIENT_OPTIONS),
 );
