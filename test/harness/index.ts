@@ -6,13 +6,14 @@
  * as `npm run fuzz` can use this module too: tests hand in their own `describe`.
  */
 import { alertmanagerUnavailableReason } from './alertmanager';
+import { prometheusUnavailableReason } from './prometheus';
 import { harnessUnavailableReason } from './swarm';
 
 export * from './alertmanager';
 export * from './free-port';
 export * from './swarm';
 
-export type HarnessNeed = 'swarm' | 'alertmanager';
+export type HarnessNeed = 'swarm' | 'alertmanager' | 'prometheus';
 
 /** The part of vitest's `describe` we use; vitest's own `describe` fits. */
 export interface SuiteLike {
@@ -25,6 +26,7 @@ export function realHarnessUnavailableReason(needs: readonly HarnessNeed[] = ['s
   const reasons = [
     needs.includes('swarm') ? harnessUnavailableReason() : undefined,
     needs.includes('alertmanager') ? alertmanagerUnavailableReason() : undefined,
+    needs.includes('prometheus') ? prometheusUnavailableReason() : undefined,
   ].filter((reason): reason is string => reason !== undefined);
   return reasons.length > 0 ? reasons.join('; ') : undefined;
 }
@@ -51,4 +53,7 @@ export function requireRealHarness(
 export * from './bootstrap';
 export * from './chat-receiver';
 export * from './docker-proxy';
+export * from './exporter';
+export * from './prometheus';
+export * from './prometheus-rules';
 export * from './service-state';
