@@ -11,15 +11,14 @@ export function createWorkerGroup(client: ClientSource<AutoScalingClient>, group
   return {
     async describe() {
       try {
+        // Client and commands first: both calls must be in flight (and watched) before either can fail.
+        const [autoScaling, commands] = await Promise.all([client(), sdk()]);
         const [groups, activities] = await Promise.all([
-          (await client()).send(
-            new (await sdk()).DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+          autoScaling.send(
+            new commands.DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
           ),
-          (await client()).send(
-            new (await sdk()).DescribeScalingActivitiesCommand({
-              AutoScalingGroupName: groupName,
-              MaxRecords: 1,
-            }),
+          autoScaling.send(
+            new commands.DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 1 }),
           ),
         ]);
         const g = groups.AutoScalingGroups?.[0];

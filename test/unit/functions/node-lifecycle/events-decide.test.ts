@@ -70,7 +70,12 @@ describe('node-lifecycle: a terminate hook', () => {
     ]);
     expect(w.nodes.removed).toEqual(['w1']);
     expect(w.asg.completed).toHaveLength(1);
-    expect(results.flatMap((r) => kinds(r.outcomes)).sort()).toEqual(['acted/left', 'skipped/in-progress']);
+    // Which of the two loses, and how it learns it (the claim, or the label already there), depends
+    // on the interleaving; that one acts and the other changes nothing does not.
+    const answered = results.flatMap((r) => kinds(r.outcomes)).sort();
+    expect(answered).toHaveLength(2);
+    expect(answered[0]).toBe('acted/left');
+    expect(answered[1]).toMatch(/^skipped\/(in-progress|already-leaving)$/);
   });
 
   it('delivered twice at once to a busy node: one update', async () => {
