@@ -1,6 +1,7 @@
 import type { Dispatcher, InstanceInfo, ParameterStore, WorkerGroup } from '../../shared/domain/cloud';
 import type { Logger } from '../../shared/domain/log';
 import type { Notifier } from '../../shared/domain/notice';
+import type { PauseReader } from '../../shared/domain/pause';
 import type { SwarmNodes, SwarmServices, SwarmTasks } from '../../shared/domain/swarm';
 import type { Finding } from './findings';
 
@@ -13,6 +14,8 @@ export interface HealthSweepDeps {
   /** The cluster's instances tagged as being replaced (EC2); undefined without AWS. */
   replacements?: { list(): Promise<InstanceInfo[]> };
   dispatcher: Dispatcher;
+  /** The cluster-wide pause: while in force the sweep reports, and dispatches and changes nothing. Unset: never paused. */
+  pause?: PauseReader;
   /** Where the manager addresses for joining nodes are kept, or why they are not checked. */
   joinParameters: { store: Pick<ParameterStore, 'get'>; settingsPrefix: string } | { notChecked: string };
   notifier: Notifier;
@@ -49,6 +52,21 @@ export interface SweepMoment {
   readonly at: Date;
   readonly intervalMs: number;
   readonly dryRun: boolean;
+  /** The cluster-wide pause is in force (or could not be read): report, never act. */
+  readonly paused?: boolean;
+}
+
+/**
+ * Why this sweep changes nothing, as the action of a finding that would have changed
+ * something and the words its detail ends with; undefined when it acts. The pause wins.
+ */
+export function holding(moment: {
+  dryRun: boolean;
+  paused?: boolean;
+}): { action: 'dry-run' | 'paused'; why: string } | undefined {
+  if (moment.paused) return { action: 'paused', why: 'paused: nothing is dispatched or changed' };
+  if (moment.dryRun) return { action: 'dry-run', why: 'dry run' };
+  return undefined;
 }
 
 export interface Context {
@@ -59,7 +77,7 @@ export interface Context {
   outbox: Array<Promise<void>>;
 }
 
-export function sweepContext(deps: HealthSweepDeps, input: SweepInput): Context {
+export function sweepContext(deps: HealthSweepDeps, input: SweepInput, paused = false): Context {
   const intervalMs = deps.settings.sweepIntervalSeconds * 1_000;
-  return { deps, input, moment: { at: input.at, intervalMs, dryRun: input.dryRun }, outbox: [] };
+  return { deps, input, moment: { at: input.at, intervalMs, dryRun: input.dryRun, paused }, outbox: [] };
 }

@@ -1,7 +1,8 @@
 import { SCALE_IN_LABEL } from '../../shared/domain/labels';
 import { readLeaving } from '../../shared/domain/leaving';
+import { optOutOf } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
-import type { Context, SweepMoment } from './context';
+import { type Context, holding, type SweepMoment } from './context';
 import { dispatchReplaceNode, type ReplaceNodeSent } from './dispatch-replace-node';
 import type { Decision, Finding, Reported } from './findings';
 import { report } from './outbox';
@@ -18,7 +19,8 @@ export interface NodeReplacement {
 }
 
 /**
- * A down node: left alone while it is being scaled in or within the grace period, then
+ * A down node: left alone while it is being scaled in, leaving, opted out by a person
+ * (reported with the reason) or within the grace period, then
  * replace-node is dispatched once per grace window, when the down time crosses a multiple of it.
  */
 export function classifyDownNode(
@@ -46,6 +48,12 @@ export function classifyDownNode(
     const detail = `${what}; AWS is taking its instance (${leaving.cause} since ${leaving.since.toISOString()}): node-lifecycle removes it, so it is not replaced.`;
     return { finding: { ...base, severity: 'info', action: 'leaving', detail } };
   }
+  // A person keeps us away from it: reported, never handed to replace-node (which would refuse it).
+  const optOut = optOutOf(node);
+  if (optOut) {
+    const detail = `${what}; ${optOut.detail}, so replace-node is not dispatched for it.`;
+    return { finding: { ...base, severity: 'info', action: optOut.reason, detail } };
+  }
   if (downFor < graceMs) {
     const detail = `${what}, within the grace period of ${graceSeconds} s: replace-node is dispatched once it has passed.`;
     return { finding: { ...base, severity: 'info', action: 'watching', detail } };
@@ -54,9 +62,10 @@ export function classifyDownNode(
     const detail = `${what}, past the grace period: replace-node is dispatched once per grace window (${graceSeconds} s), when the down time crosses a multiple of it; not in this sweep.`;
     return { finding: { ...base, severity: 'warning', action: 'not-due', detail } };
   }
-  if (moment.dryRun) {
-    const detail = `${what}: would dispatch replace-node (dry run).`;
-    return { finding: { ...base, severity: 'info', action: 'dry-run', detail } };
+  const hold = holding(moment);
+  if (hold) {
+    const detail = `${what}: would dispatch replace-node (${hold.why}).`;
+    return { finding: { ...base, severity: 'info', action: hold.action, detail } };
   }
   const first = crossingNumber(downFor, graceMs, moment.intervalMs, graceMs) === 1;
   return { apply: { node, base, what, first } };

@@ -23,7 +23,11 @@ export type Finding =
         | 'dispatch-failed'
         | 'not-due'
         | 'leaving'
-        | 'dry-run';
+        /** A person opted it out (shared/domain/opt-out): reported, never dispatched. */
+        | 'excluded'
+        | 'maintenance'
+        | 'dry-run'
+        | 'paused';
     })
   | (FindingBase & {
       kind: 'quorum';
@@ -42,18 +46,25 @@ export type Finding =
   | (FindingBase & {
       kind: 'scale-in';
       node: string | null;
-      action: 'completed' | 'draining' | 'in-progress' | 'handed-back' | 'failed' | 'dry-run';
+      action: 'completed' | 'draining' | 'in-progress' | 'handed-back' | 'failed' | 'dry-run' | 'paused';
     })
   | (FindingBase & {
       kind: 'rebalance';
       service: string;
-      action: 'force-updated' | 'conflict' | 'failed' | 'dry-run';
+      action: 'force-updated' | 'conflict' | 'failed' | 'dry-run' | 'paused';
     })
   | (FindingBase & {
       kind: 'replacement-unfinished';
       instance: string;
       node: string;
-      action: 'watching' | 'dispatched' | 'not-dispatched' | 'dispatch-failed' | 'not-due' | 'dry-run';
+      action:
+        | 'watching'
+        | 'dispatched'
+        | 'not-dispatched'
+        | 'dispatch-failed'
+        | 'not-due'
+        | 'dry-run'
+        | 'paused';
     })
   | (FindingBase & {
       kind: 'replacement-unfinished';
@@ -64,7 +75,22 @@ export type Finding =
     })
   | (FindingBase & {
       kind: 'join-tokens';
-      action: 'dispatched' | 'not-dispatched' | 'dispatch-failed' | 'not-checked' | 'read-failed' | 'dry-run';
+      action:
+        | 'dispatched'
+        | 'not-dispatched'
+        | 'dispatch-failed'
+        | 'not-checked'
+        | 'read-failed'
+        | 'dry-run'
+        | 'paused';
+    })
+  | (FindingBase & {
+      /** The cluster-wide pause is in force (`paused`), or could not be read (`read-failed`: held all the same). */
+      kind: 'paused';
+      by: string | null;
+      /** The person's reason for pausing. */
+      why: string | null;
+      action: 'paused' | 'read-failed';
     });
 
 export type FindingKind = Finding['kind'];

@@ -1,7 +1,7 @@
 import { type InstanceInfo, REPLACEMENT_RESUME_AFTER_MS } from '../../shared/domain/cloud';
 import { REPLACING_NODE_TAG } from '../../shared/domain/labels';
 import type { NodeState } from '../../shared/domain/swarm';
-import type { Context, SweepMoment } from './context';
+import { type Context, holding, type SweepMoment } from './context';
 import { dispatchReplaceNode, type ReplaceNodeSent } from './dispatch-replace-node';
 import type { Decision, Finding, Reported } from './findings';
 import { report } from './outbox';
@@ -57,9 +57,10 @@ export function classifyUnfinished(
     const detail = `${what}; replace-node is dispatched once per grace window.`;
     return { finding: { ...base, severity: 'warning', action: 'not-due', detail } };
   }
-  if (moment.dryRun) {
-    const detail = `${what}: would dispatch replace-node (dry run).`;
-    return { finding: { ...base, severity: 'info', action: 'dry-run', detail } };
+  const hold = holding(moment);
+  if (hold) {
+    const detail = `${what}: would dispatch replace-node (${hold.why}).`;
+    return { finding: { ...base, severity: 'info', action: hold.action, detail } };
   }
   return { apply: { replacement: r, base, what } };
 }

@@ -60,6 +60,8 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'health-sweep',
     logger: deps.logger,
     parse: parseSweepEvent,
+    // The sweep reads the pause itself: it keeps reporting, and dispatches and changes nothing.
+    paused: false,
     handle: (input, log) =>
       sweep(deps, {
         at: sweepTime(input.scheduledAt, deps.clock.now()),
@@ -73,7 +75,7 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
-  const { managers } = swarmAccess(rt);
+  const { managers, pause } = swarmAccess(rt);
   const { settings } = rt;
   const docker = managers;
   const dispatchTo = {
@@ -107,6 +109,7 @@ function defaultDeps(): HandlerDeps {
             settingsPrefix: settings.settingsPrefix,
             store: createParameterStore(rt.ssm),
           },
+    pause,
     notifier: rt.notifier('health-sweep'),
     clock: { now: () => new Date() },
     settings,

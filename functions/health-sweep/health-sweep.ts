@@ -12,6 +12,7 @@ import type { Finding } from './findings';
 import { halfDoneReplacements } from './half-done-replacements';
 import { joinTokens } from './join-tokens';
 import { sent } from './outbox';
+import { type PauseRead, pausedFinding, readPauseOf } from './pause';
 import { noLeader, quorum } from './quorum';
 import { rebalance } from './rebalance';
 import { replicaShortfalls } from './replica-shortfalls';
@@ -45,20 +46,23 @@ export { duration } from './wording';
  * messages and the effects to apply out) and a short step that applies it through the ports.
  */
 export async function sweep(deps: HealthSweepDeps, input: SweepInput): Promise<SweepResult> {
-  const ctx = sweepContext(deps, input);
+  // While a person has paused the automation, every check still runs and reports; the ones
+  // that would dispatch or change something say `paused` instead (as a dry run says dry-run).
+  const paused = await readPauseOf(deps, input.log);
+  const ctx = sweepContext(deps, input, paused !== undefined);
   try {
-    return await findAll(ctx);
+    return await findAll(ctx, paused);
   } finally {
     await sent(ctx);
   }
 }
 
-async function findAll(ctx: Context): Promise<SweepResult> {
+async function findAll(ctx: Context, paused: PauseRead): Promise<SweepResult> {
   const { deps, input } = ctx;
   const result = (outcomes: Finding[]): SweepResult => ({
     dryRun: input.dryRun,
     at: input.at.toISOString(),
-    outcomes,
+    outcomes: paused ? [pausedFinding(paused), ...outcomes] : outcomes,
   });
   const reads = await Promise.allSettled([
     deps.nodes.listNodes(),

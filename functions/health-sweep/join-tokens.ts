@@ -1,7 +1,7 @@
 import type { DispatchResult, StoredParameter } from '../../shared/domain/cloud';
 import { joinParameterNames, managerAddresses } from '../../shared/domain/join-parameters';
 import type { NodeState } from '../../shared/domain/swarm';
-import type { Context } from './context';
+import { type Context, holding } from './context';
 import type { Decision, Finding } from './findings';
 import { errorText } from './wording';
 
@@ -41,6 +41,7 @@ export function classifyManagerAddresses(
   want: string,
   stored: StoredParameter | undefined,
   dryRun: boolean,
+  paused = false,
 ): Decision<JoinTokensSync> | undefined {
   if (stored?.value === want) return undefined;
   const what =
@@ -53,9 +54,14 @@ export function classifyManagerAddresses(
     subject: name,
     since: iso(stored?.lastModified),
   };
-  if (dryRun)
+  const hold = holding({ dryRun, paused });
+  if (hold)
     return {
-      finding: { ...base, action: 'dry-run', detail: `${what}: would dispatch sync-join-tokens (dry run).` },
+      finding: {
+        ...base,
+        action: hold.action,
+        detail: `${what}: would dispatch sync-join-tokens (${hold.why}).`,
+      },
     };
   return { apply: { base, what } };
 }
@@ -88,7 +94,7 @@ export async function joinTokens(ctx: Context, nodes: readonly NodeState[]): Pro
     input.log.error('reading the manager addresses failed', { error, parameter: name });
     return [joinTokensUnread(name, error)];
   }
-  const decision = classifyManagerAddresses(name, want, stored, input.dryRun);
+  const decision = classifyManagerAddresses(name, want, stored, input.dryRun, ctx.moment.paused);
   if (decision === undefined) return [];
   if ('finding' in decision) return [decision.finding];
   try {

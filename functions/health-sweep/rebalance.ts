@@ -2,7 +2,7 @@ import { VersionConflictError } from '../../shared/domain/errors';
 import { RESCHEDULE_LABEL } from '../../shared/domain/labels';
 import type { NodeState, ServiceState, TaskState } from '../../shared/domain/swarm';
 import { type RebalanceCandidate, rebalanceCandidates } from './assessments';
-import type { Context } from './context';
+import { type Context, holding } from './context';
 import type { Decision, Finding, Reported } from './findings';
 import { report } from './outbox';
 import { errorText } from './wording';
@@ -16,7 +16,11 @@ export interface Rebalancing {
   readonly idle: string;
 }
 
-export function classifyRebalance(c: RebalanceCandidate, dryRun: boolean): Decision<Rebalancing> {
+export function classifyRebalance(
+  c: RebalanceCandidate,
+  dryRun: boolean,
+  paused = false,
+): Decision<Rebalancing> {
   const newest = c.idle.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
   const idle = c.idle.map((n) => n.hostname).join(', ');
   const what = `${idle} joined after ${c.service.name}'s last update and ${c.idle.length === 1 ? 'runs' : 'run'} none of its tasks, while ${c.crowded.node?.hostname ?? 'a node'} runs ${c.crowded.tasks}`;
@@ -26,9 +30,10 @@ export function classifyRebalance(c: RebalanceCandidate, dryRun: boolean): Decis
     subject: c.service.name,
     since: newest.createdAt.toISOString(),
   };
-  if (dryRun) {
-    const detail = `${what}: would force-update it (dry run).`;
-    return { finding: { ...base, severity: 'info', action: 'dry-run', detail } };
+  const hold = holding({ dryRun, paused });
+  if (hold) {
+    const detail = `${what}: would force-update it (${hold.why}).`;
+    return { finding: { ...base, severity: 'info', action: hold.action, detail } };
   }
   return { apply: { service: c.service, base, what, idle } };
 }
@@ -60,7 +65,7 @@ export async function rebalance(
   const { deps, input } = ctx;
   const findings: Finding[] = [];
   for (const c of rebalanceCandidates(services, nodes, tasks)) {
-    const decision = classifyRebalance(c, input.dryRun);
+    const decision = classifyRebalance(c, input.dryRun, ctx.moment.paused);
     if ('finding' in decision) {
       findings.push(decision.finding);
       continue;

@@ -6,12 +6,16 @@ import {
   type ScaleInProgress,
 } from '../../shared/domain/scale-in';
 import type { NodeState, TaskState } from '../../shared/domain/swarm';
-import type { Context } from './context';
+import { type Context, holding } from './context';
 import type { Finding } from './findings';
 import { errorText } from './wording';
 
-/** A dry run's view of the pending scale-ins: what is still draining, what would be completed. */
-export function previewScaleIns(pending: readonly NodeState[], tasks: readonly TaskState[]): Finding[] {
+/** A dry run's (or a paused sweep's) view of the pending scale-ins: what is still draining, what would be completed. */
+export function previewScaleIns(
+  pending: readonly NodeState[],
+  tasks: readonly TaskState[],
+  hold: { action: 'dry-run' | 'paused'; why: string } = { action: 'dry-run', why: 'dry run' },
+): Finding[] {
   const counts = activeTasksByNode(tasks);
   return pending.map((n): Finding => {
     const left = counts.get(n.id) ?? 0;
@@ -21,11 +25,11 @@ export function previewScaleIns(pending: readonly NodeState[], tasks: readonly T
       severity: 'info',
       subject: n.hostname,
       since: n.labels[SCALE_IN_LABEL] ?? null,
-      action: left > 0 ? 'draining' : 'dry-run',
+      action: left > 0 ? 'draining' : hold.action,
       detail:
         left > 0
           ? `being scaled in: ${left} task(s) still on it`
-          : 'being scaled in and empty: would terminate its instance and remove it (dry run)',
+          : `being scaled in and empty: would terminate its instance and remove it (${hold.why})`,
     };
   });
 }
@@ -85,7 +89,8 @@ export async function scaleIns(
   const { deps, input } = ctx;
   const pending = pendingScaleIns(nodes);
   if (pending.length === 0) return [];
-  if (input.dryRun) return previewScaleIns(pending, tasks);
+  const hold = holding(ctx.moment);
+  if (hold) return previewScaleIns(pending, tasks, hold);
   let progress: ScaleInProgress[];
   try {
     progress = await completeScaleIns(

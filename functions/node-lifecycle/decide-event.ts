@@ -1,10 +1,11 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
 import { nodeOnInstance } from '../../shared/domain/instance-nodes';
 import { type Leaving, type LeavingCause, readLeaving, supersedes } from '../../shared/domain/leaving';
+import { optOutOf } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
 import { decideLeaving } from './decide-leaving';
 import type { LifecycleEvent } from './events';
-import { markStep, notice, outcome, plan } from './plan';
+import { markStep, notice, optedOut, outcome, plan } from './plan';
 import { type Decision, type LifecycleOutcome, type LifecycleSettings, refOf } from './types';
 
 /** An event that names instances (the others are screened out before anything is read). */
@@ -92,6 +93,9 @@ export function decideEvent(event: InstanceEvent, v: EventView, settings: Lifecy
   const { node } = found;
   const cause = causeOf(event);
   const current = readLeaving(node.labels);
+  // A node we started draining already is ours to finish; one a person opted out is never started.
+  const optOut = current === undefined ? optOutOf(node) : undefined;
+  if (optOut) return optedOut(refOf(id, node), optOut, event.kind === 'terminate-hook');
   if (current === undefined || supersedes(cause, current.cause) || rescheduled(event, current)) {
     return decideMark(event, node, cause, v, settings);
   }

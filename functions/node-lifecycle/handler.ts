@@ -7,12 +7,17 @@ import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm'
 import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import { SettingsError } from '../../shared/domain/errors';
-import type { HandlerResult } from '../../shared/edge/http';
+import type { HandlerResult, PauseDeps } from '../../shared/edge/http';
 import { scheduledEdge } from '../../shared/edge/scheduled';
 import { type LifecycleRequest, parseLifecycleRequest } from './events';
-import { type LifecycleOutcome, type NodeLifecycleDeps, nodeLifecycle } from './node-lifecycle';
+import {
+  type LifecycleOutcome,
+  type NodeLifecycleDeps,
+  nodeLifecycle,
+  pausedLifecycle,
+} from './node-lifecycle';
 
-export interface HandlerDeps extends NodeLifecycleDeps {
+export interface HandlerDeps extends NodeLifecycleDeps, PauseDeps {
   logger: RootLogger;
   /** DRY_RUN: plans only, whatever the event. */
   dryRun: boolean;
@@ -23,6 +28,8 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'node-lifecycle',
     logger: deps.logger,
     parse: parseLifecycleRequest,
+    // Events and the reconcile pass alike: while paused nothing is drained, removed or completed.
+    paused: deps.paused ? { check: deps.paused, outcome: pausedLifecycle } : false,
     handle: (request, log) => nodeLifecycle(deps, { request, dryRun: deps.dryRun, log }),
   });
 }
@@ -33,9 +40,10 @@ function defaultDeps(): HandlerDeps {
   if (settings.cloud !== 'aws' || settings.clusterTag === undefined) {
     throw new SettingsError('invalid settings: node-lifecycle needs CLOUD=aws and CLUSTER_TAG (key=value)');
   }
-  const { managers } = swarmAccess(rt);
+  const { managers, pause } = swarmAccess(rt);
   return {
     logger: rt.logger,
+    paused: () => pause.read(),
     dryRun: settings.dryRun,
     swarm: createSwarmNodes(managers),
     tasks: createSwarmTasks(managers),

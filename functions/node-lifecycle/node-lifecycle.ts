@@ -1,5 +1,6 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
 import type { Logger } from '../../shared/domain/log';
+import { type Pause, pausedOutcome } from '../../shared/domain/pause';
 import { retryAttempt } from '../../shared/domain/retry';
 import { activeTasksByNode } from '../../shared/domain/scale-in';
 import { applyPlan } from './apply';
@@ -15,6 +16,16 @@ export interface NodeLifecycleInput {
   request: LifecycleRequest;
   dryRun: boolean;
   log: Logger;
+}
+
+/**
+ * The answer while the cluster-wide pause is in force (events and the reconcile pass alike):
+ * nothing is drained, removed, completed or kept waiting. An Auto Scaling lifecycle action left
+ * waiting meanwhile ends with its hook's default result at its heartbeat timeout; one still
+ * waiting at resume is finished by the next reconcile pass, which reads Auto Scaling's own state.
+ */
+export function pausedLifecycle(pause: Pause): LifecycleOutcome {
+  return { subject: 'cluster', ...pausedOutcome(pause) };
 }
 
 /**

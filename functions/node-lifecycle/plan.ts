@@ -2,10 +2,29 @@ import { LEAVING_CLAIM_LABEL, LEAVING_HEARTBEAT_LABEL, LEAVING_LABEL } from '../
 import { formatLeaving, type Leaving } from '../../shared/domain/leaving';
 import type { LifecycleAction, LifecycleResult } from '../../shared/domain/lifecycle';
 import type { Notice } from '../../shared/domain/notice';
+import type { OptOut } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
 import type { Decision, LifecycleOutcome, Plan, Ref, Step } from './types';
 
 // Building blocks of plans, and how a plan is shown.
+
+/**
+ * A node a person opted out is never drained by us, whatever AWS does to its instance: the
+ * outcome says so, and its lifecycle action (if any) is neither completed nor kept waiting —
+ * Auto Scaling applies the hook's default result when its heartbeat timeout runs out, or a
+ * person completes it sooner. The instance is taken all the same; that is the person's call.
+ */
+export function optedOut(ref: Ref, optOut: OptOut, hook: boolean): Decision {
+  const action = hook
+    ? ': its lifecycle action is left alone (the hook default result applies at its heartbeat timeout, unless a person completes it)'
+    : ': AWS takes the instance all the same';
+  return outcome({
+    ...ref,
+    kind: 'skipped',
+    reason: optOut.reason,
+    detail: `${optOut.detail}; not drained${action}`,
+  });
+}
 
 export const notice = (severity: Notice['severity'], title: string, text: string): Step => ({
   kind: 'notify',

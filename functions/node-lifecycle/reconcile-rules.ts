@@ -10,9 +10,10 @@ import {
   WARMED_PENDING_WAIT,
   WARMED_TERMINATING_WAIT,
 } from '../../shared/domain/lifecycle';
+import { optOutOf } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
 import { decideLeaving, type Wait } from './decide-leaving';
-import { completeSteps, heartbeatSteps, markStep, notice, outcome, plan } from './plan';
+import { completeSteps, heartbeatSteps, markStep, notice, optedOut, outcome, plan } from './plan';
 import { type Decision, type LifecycleSettings, refOf } from './types';
 
 export const TERMINATING_STATES: ReadonlySet<string> = new Set([TERMINATING_WAIT, WARMED_TERMINATING_WAIT]);
@@ -91,6 +92,8 @@ export function decideTerminatingInstance(
     };
     return { decision: decideLeaving(view1, settings), node };
   }
+  const optOut = current === undefined ? optOutOf(node) : undefined;
+  if (optOut) return { decision: optedOut(refOf(id, node), optOut, true), node };
   // Its event was missed (or not yet handled): start the drain here. How long the instance has
   // waited already is unknown, so the hook gets a heartbeat at once.
   const detail = `${id} waits in ${gi.group}'s terminate hook: ${node.role} ${node.hostname} drains, then leaves the swarm`;

@@ -67,7 +67,15 @@ export type LifecycleOutcome =
   | (Ref & { kind: 'waiting'; reason: WaitReason; steps?: string[]; detail: string })
   | (Ref & {
       kind: 'skipped';
-      reason: 'dry-run' | 'in-progress' | 'already-leaving' | 'came-back';
+      /** `excluded` / `maintenance`: a person opted the node out (shared/domain/opt-out): not drained. `paused`: the cluster-wide pause. */
+      reason:
+        | 'dry-run'
+        | 'in-progress'
+        | 'already-leaving'
+        | 'came-back'
+        | 'excluded'
+        | 'maintenance'
+        | 'paused';
       steps?: string[];
       detail: string;
     })

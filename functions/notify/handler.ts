@@ -18,8 +18,10 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'notify',
     deps,
     parse: webhookPayload(deps.settings),
-    handle: async (webhook, { query, log }) => {
-      const { dryRun } = parseQuery(notifyQuery, query);
+    query: (raw) => parseQuery(notifyQuery, raw),
+    // Not a remediation: messages keep going out while the pause is in force.
+    paused: false,
+    handle: async (webhook, { query: { dryRun }, log }) => {
       // A dry-run setting cannot be switched off by a caller.
       return notifyGroup(deps, { webhook, dryRun: deps.settings.dryRun || dryRun, log });
     },

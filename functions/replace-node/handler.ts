@@ -7,33 +7,34 @@ import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
-import { dryRunParam, type HttpDeps, httpEdge, parseQuery } from '../../shared/edge/http';
-import { type ReplaceNodeDeps, type ReplaceOutcome, replaceNodes } from './replace-node';
+import { dryRunParam, type HttpDeps, httpEdge, type PauseDeps, parseQuery } from '../../shared/edge/http';
+import { type ReplaceNodeDeps, replaceNodes } from './replace-node';
 import { type ReplaceRequest as Parsed, parseReplaceRequest } from './request';
 
 const query = z.looseObject({
   dryRun: dryRunParam,
 });
 
-export interface HandlerDeps extends ReplaceNodeDeps, HttpDeps {
+export interface HandlerDeps extends ReplaceNodeDeps, HttpDeps, PauseDeps {
   settings: Settings & ReplaceNodeDeps['settings'];
 }
 
 export function makeHandler(deps: HandlerDeps) {
-  return httpEdge<Parsed, ReplaceOutcome>({
+  return httpEdge({
     name: 'replace-node',
     deps,
     parse: (payload) => parseReplaceRequest(payload, deps.settings.maxAlerts),
-    handle: async (input, { query: raw, log }) => {
-      const dryRun = deps.settings.dryRun || parseQuery(query, raw).dryRun;
-      return replaceNodes(deps, { ...input, dryRun, log });
+    query: (raw) => parseQuery(query, raw),
+    paused: deps.paused ?? false,
+    handle: async (input: Parsed, { query: { dryRun }, log }) => {
+      return replaceNodes(deps, { ...input, dryRun: deps.settings.dryRun || dryRun, log });
     },
   });
 }
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
-  const { managers } = swarmAccess(rt);
+  const { managers, pause } = swarmAccess(rt);
   const { settings } = rt;
   const cloud =
     settings.cloud === 'aws' && settings.clusterTag
@@ -41,6 +42,7 @@ function defaultDeps(): HandlerDeps {
       : undefined;
   return {
     ...rt.http,
+    paused: () => pause.read(),
     swarm: createSwarmNodes(managers),
     cloud,
     notifier: rt.notifier('replace-node'),

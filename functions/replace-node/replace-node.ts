@@ -3,6 +3,7 @@ import { DependencyUnavailableError, QuorumLostError } from '../../shared/domain
 import { REPLACING_NODE_TAG, REPLACING_SINCE_TAG, SCALE_IN_LABEL } from '../../shared/domain/labels';
 import { readLeaving } from '../../shared/domain/leaving';
 import type { Logger } from '../../shared/domain/log';
+import { optOutOf } from '../../shared/domain/opt-out';
 import { retryAttempt } from '../../shared/domain/retry';
 import type { NodeState } from '../../shared/domain/swarm';
 import {
@@ -115,6 +116,9 @@ async function attempt(
     const detail = `AWS is taking the instance of ${node.hostname} (${leaving.cause} since ${leaving.since.toISOString()}): node-lifecycle removes the node without a replacement of ours`;
     return refused(deps, name, node, 'leaving', detail, undefined);
   }
+  // A person keeps us away from it: not replaced, not even removed as a ghost. The sweep reports it.
+  const optOut = optOutOf(node);
+  if (optOut) return refused(deps, name, node, optOut.reason, `${optOut.detail}; not replaced`, undefined);
 
   // The instance behind the node, and whether it is ours to terminate.
   let instance: InstanceInfo | undefined;

@@ -20,7 +20,10 @@ export type RefuseReason =
   | 'instance-in-use'
   | 'stale-tags'
   | 'scaling-in'
-  | 'leaving';
+  | 'leaving'
+  /** A person opted the node out (shared/domain/opt-out): the label, or their drain / pause. */
+  | 'excluded'
+  | 'maintenance';
 
 export interface SafetySettings {
   nodeDownGraceSeconds: number;

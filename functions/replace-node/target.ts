@@ -12,7 +12,6 @@ export type Target =
 
 const hostname =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
 export const instanceIdPattern = /^i-[0-9a-f]{8,17}$/;
 
 /** Reads a target from `node` (ID or hostname) or `instance` (EC2 ID, or host:port as node-exporter reports it). */
@@ -29,7 +28,8 @@ export function parseTarget(labels: {
   if (instance === undefined || instance === '') return undefined;
   if (instanceIdPattern.test(instance)) return { by: 'instance-id', value: instance };
   const host = instance.replace(/:\d{1,5}$/, '');
-  if (ipv4.test(host) || hostname.test(host)) return { by: 'address', value: host };
+  // An IPv4 address is a hostname by this pattern too (labels of digits).
+  if (hostname.test(host)) return { by: 'address', value: host };
   return { invalid: `instance label ${quote(instance)}` };
 }
 

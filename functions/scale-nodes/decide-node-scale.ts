@@ -1,6 +1,7 @@
 import { parseScaleWord, type ScaleRequest } from '../../shared/domain/alerts';
 import type { GroupState } from '../../shared/domain/cloud';
 import { INSTANCE_ID_LABEL, SCALE_IN_LABEL } from '../../shared/domain/labels';
+import { type OptOut, optOutOf } from '../../shared/domain/opt-out';
 import { activeTasksByNode, isClaimed, pendingScaleIns } from '../../shared/domain/scale-in';
 import type { NodeState, TaskState } from '../../shared/domain/swarm';
 
@@ -45,9 +46,25 @@ export function bounds(group: GroupState, settings: NodeScaleSettings): { min: n
   return { min, max };
 }
 
+/** The group's workers a person opted out (excluded, drained or paused by hand, in Standby): never candidates. */
+export function optedOutWorkers(
+  nodes: readonly NodeState[],
+  group: GroupState,
+): Array<{ node: NodeState; optOut: OptOut }> {
+  const members = new Set(group.instances);
+  const standby = new Set(group.standby ?? []);
+  return nodes.flatMap((node) => {
+    const instance = node.engineLabels[INSTANCE_ID_LABEL] ?? '';
+    if (node.role !== 'worker' || !members.has(instance)) return [];
+    const optOut = optOutOf(node, standby.has(instance) ? 'Standby' : undefined);
+    return optOut ? [{ node, optOut }] : [];
+  });
+}
+
 /**
- * Workers that may leave: Ready, active, not already leaving, and running an instance of
- * this group; fewest running tasks first (the cheapest to drain), then the newest.
+ * Workers that may leave: Ready, active, not already leaving, not opted out by a person, and
+ * running an instance of this group; fewest running tasks first (the cheapest to drain), then
+ * the newest.
  */
 export function scaleInCandidates(
   nodes: readonly NodeState[],
@@ -56,6 +73,7 @@ export function scaleInCandidates(
 ): NodeState[] {
   const counts = activeTasksByNode(tasks);
   const members = new Set(group.instances);
+  const optedOut = new Set(optedOutWorkers(nodes, group).map((o) => o.node.id));
   return nodes
     .filter(
       (n) =>
@@ -63,6 +81,7 @@ export function scaleInCandidates(
         n.state === 'ready' &&
         n.availability === 'active' &&
         n.labels[SCALE_IN_LABEL] === undefined &&
+        !optedOut.has(n.id) &&
         members.has(n.engineLabels[INSTANCE_ID_LABEL] ?? ''),
     )
     .sort(
@@ -172,10 +191,14 @@ export function decideNodeScale(input: DecisionInput): NodeScaleDecision {
   const count = Math.min(from - floor, settings.nodeScaleInMax);
   const drain = scaleInCandidates(input.nodes, input.tasks, group).slice(0, count);
   if (drain.length === 0) {
+    const optedOut = optedOutWorkers(input.nodes, group).map(
+      ({ node, optOut }) => `${node.hostname} (${optOut.reason})`,
+    );
+    const others = optedOut.length > 0 ? `; opted out by a person: ${optedOut.join(', ')}` : '';
     return {
       kind: 'skip',
       reason: 'no-candidate',
-      detail: 'no Ready, active worker of this group can be drained',
+      detail: `no Ready, active worker of this group can be drained${others}`,
     };
   }
   return { kind: 'scale-in', from, to: from - drain.length, drain };

@@ -7,7 +7,14 @@ import { swarmAccess } from '../../shared/config/managers';
 import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
-import { dryRunParam, type HttpDeps, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
+import {
+  dryRunParam,
+  type HttpDeps,
+  httpEdge,
+  type PauseDeps,
+  parseQuery,
+  webhookPayload,
+} from '../../shared/edge/http';
 import { type NodeScaleRequest, parseNodeScale } from './decide-node-scale';
 import { type ScaleNodesDeps, scaleNodes } from './scale-nodes';
 
@@ -28,7 +35,7 @@ export function readNodeQuery(query: Readonly<Record<string, string>>): {
   return { override: scale === undefined ? undefined : parseNodeScale(scale), dryRun };
 }
 
-export interface HandlerDeps extends ScaleNodesDeps, HttpDeps {
+export interface HandlerDeps extends ScaleNodesDeps, HttpDeps, PauseDeps {
   settings: Settings;
 }
 
@@ -37,8 +44,9 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'scale-nodes',
     deps,
     parse: webhookPayload(deps.settings),
-    handle: async (webhook, { query, log }) => {
-      const { override, dryRun } = readNodeQuery(query);
+    query: readNodeQuery,
+    paused: deps.paused ?? false,
+    handle: async (webhook, { query: { override, dryRun }, log }) => {
       return scaleNodes(deps, { webhook, override, dryRun: deps.settings.dryRun || dryRun, log });
     },
   });
@@ -46,7 +54,7 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
-  const { managers } = swarmAccess(rt);
+  const { managers, pause } = swarmAccess(rt);
   const { settings } = rt;
   const group =
     settings.cloud === 'aws' && settings.workerAsgName
@@ -54,6 +62,7 @@ function defaultDeps(): HandlerDeps {
       : undefined;
   return {
     ...rt.http,
+    paused: () => pause.read(),
     swarm: createSwarmNodes(managers),
     tasks: createSwarmTasks(managers),
     group,

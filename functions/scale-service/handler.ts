@@ -6,7 +6,14 @@ import { runtime } from '../../shared/config/runtime';
 import type { Settings } from '../../shared/config/settings';
 import type { AlertmanagerWebhook } from '../../shared/domain/alerts';
 import { isSwarmObjectName } from '../../shared/domain/names';
-import { dryRunParam, type HttpDeps, httpEdge, parseQuery, webhookPayload } from '../../shared/edge/http';
+import {
+  dryRunParam,
+  type HttpDeps,
+  httpEdge,
+  type PauseDeps,
+  parseQuery,
+  webhookPayload,
+} from '../../shared/edge/http';
 import { type Overrides, parseScale, type ScaleServiceDeps, scaleService } from './scale-service';
 
 /** Query parameters of the webhook URL; the Jenkins `?service=…&scale=1` form keeps working. */
@@ -27,7 +34,7 @@ export function readQuery(query: Readonly<Record<string, string>>): {
   return { overrides: { service, scale: scale === undefined ? undefined : parseScale(scale) }, dryRun };
 }
 
-export interface HandlerDeps extends ScaleServiceDeps, HttpDeps {
+export interface HandlerDeps extends ScaleServiceDeps, HttpDeps, PauseDeps {
   settings: Settings;
 }
 
@@ -36,8 +43,9 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'scale-service',
     deps,
     parse: webhookPayload(deps.settings),
-    handle: async (webhook, { query, log }) => {
-      const { overrides, dryRun } = readQuery(query);
+    query: readQuery,
+    paused: deps.paused ?? false,
+    handle: async (webhook, { query: { overrides, dryRun }, log }) => {
       // A dry-run setting cannot be switched off by a caller.
       return scaleService(deps, { webhook, overrides, dryRun: deps.settings.dryRun || dryRun, log });
     },
@@ -46,10 +54,11 @@ export function makeHandler(deps: HandlerDeps) {
 
 function defaultDeps(): HandlerDeps {
   const rt = runtime();
-  const { managers } = swarmAccess(rt);
+  const { managers, pause } = swarmAccess(rt);
   const swarm = createSwarmServices(managers);
   return {
     ...rt.http,
+    paused: () => pause.read(),
     swarm,
     clock: { now: () => new Date() },
   };

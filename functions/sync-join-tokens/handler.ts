@@ -38,6 +38,8 @@ export function makeHandler(deps: HandlerDeps) {
     name: 'sync-join-tokens',
     logger: deps.logger,
     parse: parseSyncEvent,
+    // Upkeep, not remediation: new nodes must keep finding a manager and a valid token while paused.
+    paused: false,
     handle: (input, log) => syncJoinTokens(deps, { ...input, dryRun: deps.dryRun || input.dryRun, log }),
   });
 }

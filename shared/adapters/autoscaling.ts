@@ -5,6 +5,7 @@ import type { ClientSource } from './aws';
 const sdk = () => import('@aws-sdk/client-auto-scaling');
 
 import { terminateRefusal, type WorkerGroup } from '../domain/cloud';
+import { isStandby } from '../domain/opt-out';
 import { awsUnavailable } from './aws';
 
 export function createWorkerGroup(client: ClientSource<AutoScalingClient>, groupName: string): WorkerGroup {
@@ -26,15 +27,16 @@ export function createWorkerGroup(client: ClientSource<AutoScalingClient>, group
           throw Object.assign(new Error(`no Auto Scaling group named ${groupName}`), {
             name: 'GroupNotFound',
           });
+        const live = (g.Instances ?? []).filter(
+          (i) => !/^Terminat/.test(i.LifecycleState ?? '') && (i.InstanceId ?? '') !== '',
+        );
         return {
           name: groupName,
           min: g.MinSize ?? 0,
           max: g.MaxSize ?? 0,
           desired: g.DesiredCapacity ?? 0,
-          instances: (g.Instances ?? [])
-            .filter((i) => !/^Terminat/.test(i.LifecycleState ?? ''))
-            .map((i) => i.InstanceId ?? '')
-            .filter((id) => id !== ''),
+          instances: live.map((i) => i.InstanceId ?? ''),
+          standby: live.filter((i) => isStandby(i.LifecycleState)).map((i) => i.InstanceId ?? ''),
           lastActivityAt: activities.Activities?.[0]?.StartTime,
         };
       } catch (error) {

@@ -2,7 +2,9 @@ import type Docker from 'dockerode';
 import { createDockerClient } from '../adapters/docker';
 import { managerEndpoints } from '../adapters/manager-endpoints';
 import { createManagerPool, type ManagerPool } from '../adapters/manager-pool';
+import { createPauseSwitch, type PauseSwitch } from '../adapters/pause-switch';
 import { createParameterStore } from '../adapters/ssm';
+import { createSwarmNodes } from '../adapters/swarm';
 import type { TlsMaterial } from '../adapters/tls-files';
 import type { ParameterStore } from '../domain/cloud';
 import type { Logger } from '../domain/log';
@@ -15,6 +17,11 @@ export interface SwarmAccess {
   managers: ManagerPool;
   /** The client for DOCKER_HOST. Rejects with a SettingsError naming what is missing when TLS is wanted and its material is not there. */
   docker(): Promise<Docker>;
+  /**
+   * The cluster-wide pause of this container: the SSM parameter `<SETTINGS_PREFIX>/pause` (when
+   * deployed) and the swarm's label, read at most once per PAUSE_TTL_MS (30 s).
+   */
+  pause: PauseSwitch;
 }
 
 const built = new WeakMap<Runtime, SwarmAccess>();
@@ -25,17 +32,25 @@ export function swarmAccess(rt: Runtime): SwarmAccess {
   if (existing) return existing;
   const { settings } = rt;
   const clientFor = dockerClients(settings, () => rt.secrets.dockerTls());
+  const parameters = settings.settingsPrefix === undefined ? undefined : createParameterStore(rt.ssm);
+  const managers = buildManagerPool(settings, { client: clientFor, parameters, log: rt.logger });
   const access = {
-    managers: buildManagerPool(settings, {
-      client: clientFor,
-      parameters: settings.settingsPrefix === undefined ? undefined : createParameterStore(rt.ssm),
-      log: rt.logger,
-    }),
+    managers,
     docker: () => clientFor(settings.docker.host),
+    pause: createPauseSwitch({
+      parameters: parameters && {
+        store: parameters,
+        name: pauseParameterName(settings.settingsPrefix ?? ''),
+      },
+      swarm: createSwarmNodes(managers),
+    }),
   };
   built.set(rt, access);
   return access;
 }
+
+/** The SSM parameter a person sets to pause every function of a deployment (`npm run pause`). */
+export const pauseParameterName = (settingsPrefix: string): string => `${settingsPrefix}/pause`;
 
 /** One client per endpoint, rebuilt when the TLS material read (with the secrets' TTL) changed. */
 export function dockerClients(

@@ -36,6 +36,8 @@ export interface GroupState {
   readonly desired: number;
   /** In-service (or pending) instance IDs of the group. */
   readonly instances: readonly string[];
+  /** Those of `instances` a person put in Standby (or that are entering it): opted out (shared/domain/opt-out). */
+  readonly standby?: readonly string[];
   /** When the group's most recent scaling activity started; undefined if it never scaled. */
   readonly lastActivityAt: Date | undefined;
 }

@@ -35,6 +35,16 @@ export const LEAVING_CLAIM_LABEL = 'com.swarm-reflex.leaving-claimed';
 export const LEAVING_HEARTBEAT_LABEL = 'com.swarm-reflex.leaving-heartbeat';
 /** When people were told that a leaving manager cannot be demoted safely (told once, not every minute). */
 export const LEAVING_HELD_LABEL = 'com.swarm-reflex.leaving-held';
+/**
+ * A person's opt-out of one node: we never replace, drain or scale it in. Any value but `false`
+ * opts out (`true`, `TRUE`, `yes`, empty: whoever wrote it meant to keep us away). See opt-out.ts.
+ */
+export const EXCLUDE_LABEL = 'com.swarm-reflex.exclude';
+/**
+ * The cluster-wide pause, on the swarm object (on-prem; deployed, the SSM parameter
+ * `<SETTINGS_PREFIX>/pause`): the JSON of shared/domain/pause.ts.
+ */
+export const PAUSE_LABEL = 'com.swarm-reflex.paused';
 /** The engine label the bootstrap sets: which EC2 instance a node runs on. */
 export const INSTANCE_ID_LABEL = 'aws.instance-id';
 

@@ -6,6 +6,7 @@ import { type AlertmanagerWebhook, parseWebhook } from '../domain/alerts';
 import { ValidationError } from '../domain/errors';
 import { withInvocation } from '../domain/invocation';
 import type { Logger } from '../domain/log';
+import type { Pause } from '../domain/pause';
 import { authenticate } from './middleware/authenticate';
 import { type Counted, countOutcomes } from './middleware/count-outcomes';
 import { type HttpResponse, httpAnswer, httpResponse } from './middleware/http-response';
@@ -13,16 +14,25 @@ import { type InvocationLogger, invocationContext, localContext } from './middle
 import { boundedJsonBody } from './middleware/json-body';
 import { edgeState } from './middleware/state';
 import { type EventParser, validateEvent } from './middleware/validate-event';
+import { type PauseCheck, type PausedOutcome, pausedAnswer } from './pause-gate';
 
-export type { HttpResponse };
+export type { HttpResponse, PauseCheck };
 
 /** What a function's domain returns: its outcomes, and anything else the answer carries. */
 export type HandlerResult<O> = { outcomes: readonly O[] } & Record<string, unknown>;
 
-export interface EdgeContext {
-  /** Query parameters of the URL (empty for direct invocations). */
-  query: Readonly<Record<string, string>>;
+/** The URL's query parameters as they came (empty for direct invocations). */
+export type RawQuery = Readonly<Record<string, string>>;
+
+export interface EdgeContext<Q = RawQuery> {
+  /** Query parameters of the URL, as the edge's `query` option read them (raw without it). */
+  query: Q;
   log: Logger;
+}
+
+/** A remediating function's pause switch (swarmAccess(rt).pause.read); unset only in tests: never paused. */
+export interface PauseDeps {
+  paused?: () => Promise<Pause | undefined>;
 }
 
 /** What every HTTP function's edge needs from its container (the runtime's `http` gives it). */
@@ -33,12 +43,20 @@ export interface HttpDeps {
   tokens: () => Promise<readonly string[]>;
 }
 
-export interface EdgeOptions<I, O extends Counted> {
+export interface EdgeOptions<I, O extends Counted, Q = RawQuery> {
   name: string;
   deps: Pick<HttpDeps, 'logger' | 'tokens'> & { settings: Pick<Settings, 'maxBodyBytes'> };
   /** Validates the parsed body (or a direct invocation's event); throws ValidationError. */
   parse: EventParser<I>;
-  handle: (input: I, context: EdgeContext) => Promise<HandlerResult<O>>;
+  /** Validates the query parameters (throws ValidationError: 400) before the pause is asked. */
+  query?: (raw: RawQuery) => Q;
+  /**
+   * The cluster-wide pause: while it is in force, the answer is `skipped: paused` and `handle`
+   * never runs — after authentication and validation, before anything is read or changed.
+   * `false` for a function that works on while paused (notify).
+   */
+  paused: PauseCheck;
+  handle: (input: I, context: EdgeContext<Q>) => Promise<HandlerResult<O>>;
 }
 
 /** `?dryRun=true|false|1|0` on every route: the plan without the change. */
@@ -71,19 +89,22 @@ export function webhookPayload(settings: Pick<Settings, 'maxAlerts'>) {
 /**
  * The edge every HTTP function shares, as a middy pipeline of our own middlewares, one concern
  * each: carry the Lambda context, answer (and map errors to statuses, in one place), count the
- * outcomes, authenticate, bound and parse the body, validate it — then the domain. The order
+ * outcomes, authenticate, bound and parse the body, validate it (and the query), ask whether
+ * the cluster-wide pause is in force (then answer `skipped: paused`) — then the domain. The order
  * matters: nothing is parsed, and Docker is never asked, before the caller is known. The whole
  * pipeline runs inside `withInvocation`, which keeps the invocation's deadline (from the
  * context's getRemainingTimeInMillis) and the answering manager for the adapters under it.
  */
-export function httpEdge<I, O extends Counted>(
-  options: EdgeOptions<I, O>,
+export function httpEdge<I, O extends Counted, Q = RawQuery>(
+  options: EdgeOptions<I, O, Q>,
 ): (event: APIGatewayProxyEventV2 | unknown, context?: Context) => Promise<HttpResponse> {
   const { name } = options;
   const { settings, logger, tokens } = options.deps;
   const inputs = new WeakMap<object, I>();
-  const outcomes = new WeakMap<object, readonly O[]>();
-  const pipeline = middy<unknown, HttpResponse | HandlerResult<O>>({ timeoutEarlyInMillis: 0 })
+  const outcomes = new WeakMap<object, readonly (O | PausedOutcome)[]>();
+  const pipeline = middy<unknown, HttpResponse | HandlerResult<O | PausedOutcome>>({
+    timeoutEarlyInMillis: 0,
+  })
     .use(invocationContext({ name, logger }))
     .use(httpResponse())
     .use(countOutcomes({ name, outcomes }))
@@ -92,7 +113,11 @@ export function httpEdge<I, O extends Counted>(
     .use(validateEvent({ parse: options.parse, into: inputs }))
     .handler(async (_event, context) => {
       const { http, log } = edgeState(context);
-      const result = await options.handle(required(inputs.get(context)), { query: http?.query ?? {}, log });
+      const input = required(inputs.get(context));
+      const raw = http?.query ?? {};
+      const query = options.query ? options.query(raw) : (raw as Q);
+      const result =
+        (await pausedAnswer(options.paused, log)) ?? (await options.handle(input, { query, log }));
       outcomes.set(context, result.outcomes);
       return result;
     });

@@ -88,6 +88,6 @@ export function recordAwsCall(entry: LedgerEntry): void {
 
 /** The SSM parameter path relative to the settings prefix (the part from /secrets or /swarm on). */
 export function relativeParameter(name: string): string {
-  const m = /\/((?:secrets|swarm)(?:\/.*)?)$/.exec(name);
+  const m = /\/((?:secrets|swarm|pause)(?:\/.*)?)$/.exec(name);
   return m?.[1] ?? name;
 }

@@ -16,7 +16,15 @@ import { recordAwsCall } from './aws-ledger';
  * it started (measured on `clock`), while DescribeAutoScalingGroups shows the new capacity at once.
  */
 export function fakeAutoScaling(
-  initial: { name: string; min: number; max: number; desired: number; instances: string[] },
+  initial: {
+    name: string;
+    min: number;
+    max: number;
+    desired: number;
+    instances: string[];
+    /** Instances a person put in Standby (LifecycleState `Standby`); the others are InService. */
+    standby?: string[];
+  },
   clock: () => Date,
   options: { activityDelayMs?: number } = {},
 ) {
@@ -26,6 +34,7 @@ export function fakeAutoScaling(
   const group = {
     ...initial,
     instances: [...initial.instances],
+    standby: [...(initial.standby ?? [])],
     /** The start of the newest activity, listed yet or not; setting it rewrites the history (undefined: never scaled). */
     get lastActivity(): Date | undefined {
       return activities.at(-1)?.start;
@@ -69,7 +78,10 @@ export function fakeAutoScaling(
           MinSize: group.min,
           MaxSize: group.max,
           DesiredCapacity: group.desired,
-          Instances: group.instances.map((InstanceId) => ({ InstanceId, LifecycleState: 'InService' })),
+          Instances: group.instances.map((InstanceId) => ({
+            InstanceId,
+            LifecycleState: group.standby.includes(InstanceId) ? 'Standby' : 'InService',
+          })),
         },
       ],
     };

@@ -179,6 +179,7 @@ describe('edge middlewares in order', () => {
       name: 'mw-test',
       deps: { settings: { maxBodyBytes: 1_024 }, logger: root, tokens: async () => [TOKEN] },
       parse: () => ({ input: { n: 1 } }),
+      paused: false,
       handle: async () => {
         made.info('chat delivered');
         return { outcomes: [] };

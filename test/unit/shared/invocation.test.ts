@@ -17,6 +17,7 @@ const edge = httpEdge<{ manager: string }, { kind: string }>({
     tokens: async () => settings.webhookTokens,
   },
   parse: (payload) => ({ input: payload as { manager: string } }),
+  paused: false,
   handle: async (input) => {
     await tick();
     noteManager(input.manager);

@@ -175,3 +175,161 @@ describe('completeScaleIns', () => {
     await expect(completeScaleIns(throttled, log)).rejects.toThrow(/Throttling/);
   });
 });
+
+describe('completeScaleIns: the guards of a scale-in’s second phase', () => {
+  /** setup() with w1 drained and empty. */
+  function empty() {
+    const s = setup();
+    s.swarm.tasks = [];
+    return s;
+  }
+  const refusal = (reason: 'at-min' | 'invalid') => ({
+    kind: 'refused' as const,
+    reason,
+    message: reason === 'at-min' ? 'Currently, desiredSize equals minSize (2).' : 'Instance is in Standby.',
+  });
+
+  it('takes over a claim once it is two minutes old, not a moment before', async () => {
+    const claimedAt = (ms: number) => new Date(now.getTime() - ms).toISOString();
+    const young = empty();
+    young.swarm.node('w1').labels = {
+      ...young.swarm.node('w1').labels,
+      [SCALE_IN_CLAIM_LABEL]: claimedAt(119_999),
+    };
+    expect(await completeScaleIns(young.deps, log)).toEqual([
+      expect.objectContaining({ kind: 'in-progress' }),
+    ]);
+    const expired = empty();
+    expired.swarm.node('w1').labels = {
+      ...expired.swarm.node('w1').labels,
+      [SCALE_IN_CLAIM_LABEL]: claimedAt(120_000),
+    };
+    expect(await completeScaleIns(expired.deps, log)).toEqual([
+      expect.objectContaining({ kind: 'scaled-in' }),
+    ]);
+    expect(expired.terminated).toEqual(['i-00000000000000001']);
+  });
+
+  it('counts only tasks that still occupy the node: finished ones and ones placed nowhere do not', async () => {
+    const { deps, swarm, terminated } = setup();
+    const w1 = swarm.node('w1').id;
+    swarm.tasks = [
+      { id: 'a', serviceId: 's', nodeId: w1, state: 'complete', desiredState: 'shutdown' },
+      { id: 'b', serviceId: 's', nodeId: w1, state: 'failed', desiredState: 'running' },
+      { id: 'c', serviceId: 's', nodeId: '', state: 'pending', desiredState: 'running' },
+    ];
+    expect(await completeScaleIns(deps, log)).toEqual([expect.objectContaining({ kind: 'scaled-in' })]);
+    expect(terminated).toEqual(['i-00000000000000001']);
+  });
+
+  it('reads nothing more when no worker is being scaled in', async () => {
+    const { deps, swarm } = setup();
+    swarm.node('w1').labels = {};
+    const blind = {
+      ...deps,
+      tasks: {
+        listTasks: async () => {
+          throw new Error('tasks read');
+        },
+      },
+    };
+    expect(await completeScaleIns(blind, log)).toEqual([]);
+  });
+
+  it('hands back a drain exactly at SCALE_IN_DRAIN_TIMEOUT_SECONDS', async () => {
+    const { deps, swarm } = setup();
+    swarm.node('w1').labels = { [SCALE_IN_LABEL]: new Date(now.getTime() - 900_000).toISOString() };
+    expect(await completeScaleIns(deps, log)).toEqual([expect.objectContaining({ kind: 'handed-back' })]);
+  });
+
+  it('leaves a node to the caller whose write came first when its claim conflicts', async () => {
+    const { deps, swarm, terminated } = empty();
+    const update = swarm.updateNode.bind(swarm);
+    swarm.updateNode = async (node, change) => {
+      swarm.node('w1').version++; // another caller wrote it since it was read
+      return update(node, change);
+    };
+    expect(await completeScaleIns(deps, log)).toEqual([expect.objectContaining({ kind: 'in-progress' })]);
+    expect(terminated).toEqual([]);
+    expect(swarm.removed).toEqual([]);
+  });
+
+  it('never terminates without a worker group, and never without the node’s instance label', async () => {
+    const noGroup = empty();
+    expect(await completeScaleIns({ ...noGroup.deps, group: undefined }, log)).toEqual([
+      expect.objectContaining({ kind: 'scaled-in', instance: 'i-00000000000000001' }),
+    ]);
+    expect(noGroup.swarm.removed).toEqual(['w1']);
+    expect(noGroup.deps.notifier.notices[0]?.text).toContain('no cloud');
+
+    const unlabelled = empty();
+    unlabelled.swarm.node('w1').engineLabels = {};
+    expect(await completeScaleIns(unlabelled.deps, log)).toEqual([
+      expect.objectContaining({ kind: 'scaled-in', instance: undefined }),
+    ]);
+    expect(unlabelled.terminated).toEqual([]);
+    expect(unlabelled.swarm.removed).toEqual(['w1']);
+
+    const both = empty();
+    expect(await completeScaleIns(both.deps, log)).toEqual([expect.objectContaining({ kind: 'scaled-in' })]);
+    expect(both.deps.notifier.notices[0]?.text).toContain('i-00000000000000001 was terminated');
+  });
+
+  it('fails, rather than calling it in progress, when handing back a timed-out drain fails for another reason than a conflict', async () => {
+    const { deps, swarm } = setup();
+    swarm.node('w1').labels = { [SCALE_IN_LABEL]: '2026-11-24T11:00:00Z' };
+    swarm.updateNode = async () => {
+      throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
+    };
+    expect(await completeScaleIns(deps, log, undefined, { failures: 'report' })).toEqual([
+      expect.objectContaining({ kind: 'failed', hostname: 'w1' }),
+    ]);
+  });
+
+  it('leaves a refused termination to the caller that handed the worker back first', async () => {
+    const { deps, swarm } = empty();
+    const refusing = {
+      ...deps,
+      group: {
+        ...deps.group,
+        terminateAndShrink: async () => {
+          swarm.node('w1').labels = {}; // another caller handed it back meanwhile
+          return refusal('at-min');
+        },
+      },
+    };
+    expect(await completeScaleIns(refusing, log)).toEqual([expect.objectContaining({ kind: 'in-progress' })]);
+    expect(deps.notifier.notices).toEqual([]);
+  });
+
+  it('re-reads and retries handing back after a refusal up to three times when the node keeps changing', async () => {
+    const attempt = async (conflicts: number) => {
+      const { deps, swarm } = empty();
+      const update = swarm.updateNode.bind(swarm);
+      let writes = 0;
+      swarm.updateNode = async (node, change) => {
+        // The first write is the claim; each hand-back after it conflicts `conflicts` times.
+        if (writes++ > 0 && writes - 1 <= conflicts) swarm.node('w1').version++;
+        return update(node, change);
+      };
+      const refusing = {
+        ...deps,
+        group: { ...deps.group, terminateAndShrink: async () => refusal('invalid') },
+      };
+      return completeScaleIns(refusing, log, undefined, { failures: 'report' });
+    };
+    expect(await attempt(2)).toEqual([
+      expect.objectContaining({ kind: 'handed-back', reason: 'terminate-refused' }),
+    ]);
+    expect(await attempt(3)).toEqual([expect.objectContaining({ kind: 'failed' })]);
+  });
+
+  it('tells people to lower the group’s minimum only when that is why Auto Scaling refused', async () => {
+    for (const reason of ['at-min', 'invalid'] as const) {
+      const { deps } = empty();
+      const refusing = { ...deps, group: { ...deps.group, terminateAndShrink: async () => refusal(reason) } };
+      await completeScaleIns(refusing, log);
+      expect(deps.notifier.notices[0]?.text.includes('lower the minimum'), reason).toBe(reason === 'at-min');
+    }
+  });
+});

@@ -120,3 +120,111 @@ describe('the node-scale claim', () => {
     });
   });
 });
+
+describe('the replacement ledger: what the hourly limit counts', () => {
+  const label = (id: string, value: string) => ({ [`${REPLACEMENT_CLAIM_PREFIX}${id}`]: value });
+
+  it('reads the role it wrote, an unknown role as none, and a ghost’s removal as a ghost', () => {
+    const claims = readReplacementClaims({
+      ...label('w', `${ago(60).toISOString()} ${ago(90).toISOString()} worker`),
+      ...label('m', `${ago(60).toISOString()} ${ago(90).toISOString()} manager`),
+      ...label('x', `${ago(60).toISOString()} ${ago(90).toISOString()} leader`),
+      ...label('g', `${ago(60).toISOString()} ${ago(90).toISOString()} manager ghost`),
+    });
+    const byId = Object.fromEntries(claims.map((c) => [c.nodeId, c]));
+    expect(byId.w).toMatchObject({ role: 'worker', ghost: false });
+    expect(byId.m).toMatchObject({ role: 'manager', ghost: false });
+    expect(byId.x).toMatchObject({ role: undefined, ghost: false });
+    expect(byId.g).toMatchObject({ role: 'manager', ghost: true });
+  });
+
+  it('lists the claims newest first', () => {
+    const claims = readReplacementClaims({
+      ...label('b', ago(120).toISOString()),
+      ...label('a', ago(60).toISOString()),
+      ...label('c', ago(180).toISOString()),
+    });
+    expect(claims.map((c) => c.nodeId)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('counts a claim for an hour, not a moment longer, and never a ghost’s', () => {
+    const claims = readReplacementClaims({
+      ...label('young', ago(3_599).toISOString()),
+      ...label('hour', ago(3_600).toISOString()),
+      ...label('ghost', `${ago(60).toISOString()} ${ago(90).toISOString()} worker ghost`),
+    });
+    expect(recentClaimsOfOthers(claims, 'me', now).map((c) => c.nodeId)).toEqual(['young']);
+  });
+
+  it('prunes a claim that is an hour old with the next write, and keeps a younger one', async () => {
+    const swarm = new FakeNodes();
+    swarm.swarm.labels = {
+      ...label('young', ago(3_599).toISOString()),
+      ...label('hour', ago(3_600).toISOString()),
+    };
+    await claimReplacement(swarm, await swarm.inspectSwarm(), {
+      nodeId: 'me',
+      claimedAt: now,
+      downSince: now,
+      role: 'worker',
+    });
+    expect(Object.keys(swarm.swarm.labels).sort()).toEqual([
+      `${REPLACEMENT_CLAIM_PREFIX}me`,
+      `${REPLACEMENT_CLAIM_PREFIX}young`,
+    ]);
+  });
+
+  it('writes a ghost’s removal as one, and nothing more for another claim', async () => {
+    const swarm = new FakeNodes();
+    const write = async (nodeId: string, ghost?: boolean) => {
+      const claim = { nodeId, claimedAt: now, downSince: ago(90), role: 'manager' as const, ghost };
+      await claimReplacement(swarm, await swarm.inspectSwarm(), claim);
+    };
+    await write('g', true);
+    await write('n');
+    expect(swarm.swarm.labels).toEqual({
+      ...label('g', `${now.toISOString()} ${ago(90).toISOString()} manager ghost`),
+      ...label('n', `${now.toISOString()} ${ago(90).toISOString()} manager`),
+    });
+  });
+});
+
+describe('releaseReplacement: gives back one node’s claim and nothing else', () => {
+  it('removes the node’s claim, as this version and as earlier versions wrote it', async () => {
+    const swarm = new FakeNodes();
+    swarm.swarm.labels = {
+      [`${REPLACEMENT_CLAIM_PREFIX}n1`]: now.toISOString(),
+      'com.swarm-reflex.removed.n1': now.toISOString(),
+      [`${REPLACEMENT_CLAIM_PREFIX}n2`]: now.toISOString(),
+    };
+    await releaseReplacement(swarm, 'n1');
+    expect(swarm.swarm.labels).toEqual({ [`${REPLACEMENT_CLAIM_PREFIX}n2`]: now.toISOString() });
+  });
+
+  it('writes nothing when the node holds no claim', async () => {
+    const swarm = new FakeNodes();
+    swarm.swarm.labels = { [`${REPLACEMENT_CLAIM_PREFIX}n2`]: now.toISOString() };
+    const version = swarm.swarm.version;
+    await releaseReplacement(swarm, 'n1');
+    expect(swarm.swarm.version).toBe(version);
+  });
+
+  it('gives up after its attempts, and at once on anything but a conflict', async () => {
+    const swarm = new FakeNodes();
+    swarm.swarm.labels = { [`${REPLACEMENT_CLAIM_PREFIX}n1`]: now.toISOString() };
+    let writes = 0;
+    swarm.updateSwarm = async () => {
+      writes++;
+      throw new VersionConflictError('update out of sequence');
+    };
+    await expect(releaseReplacement(swarm, 'n1', 3)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(writes).toBe(3);
+    writes = 0;
+    swarm.updateSwarm = async () => {
+      writes++;
+      throw new Error('refused');
+    };
+    await expect(releaseReplacement(swarm, 'n1', 3)).rejects.toThrow('refused');
+    expect(writes).toBe(1);
+  });
+});

@@ -749,3 +749,100 @@ describe('half-done replacements', () => {
     expect(s.dispatch.calls).toEqual([`replace-node ${s.nodes.node('w2').id}`]);
   });
 });
+
+describe('health-sweep and the opt-outs and the pause', () => {
+  const PAUSE = { since: ago(600), by: 'alice@laptop', reason: 'db migration', source: 'swarm' as const };
+
+  for (const [what, set, reason] of [
+    ['labelled exclude=TRUE', { labels: { 'com.swarm-reflex.exclude': 'TRUE' } }, 'excluded'],
+    ['labelled exclude (empty)', { labels: { 'com.swarm-reflex.exclude': '' } }, 'excluded'],
+    ['drained by a person', { availability: 'drain' as const }, 'maintenance'],
+    ['paused by a person', { availability: 'pause' as const }, 'maintenance'],
+  ] as const) {
+    it(`reports a down node ${what} (${reason}) and never dispatches replace-node for it`, async () => {
+      const s = setup();
+      down(s.nodes, 'w1', ago(301));
+      Object.assign(s.nodes.node('w1'), set);
+      const found = await s.findings(T);
+      expect(found).toEqual([
+        expect.objectContaining({ kind: 'node-down', subject: 'w1', action: reason, severity: 'info' }),
+      ]);
+      expect(found[0]?.detail).toContain('replace-node is not dispatched');
+      expect(s.dispatch.calls).toEqual([]);
+      expect(s.notifier.notices).toEqual([]);
+    });
+  }
+
+  it('while paused: reports everything, says it is paused (who, why, since), dispatches and changes nothing', async () => {
+    const s = setup();
+    s.deps.pause = { read: async () => PAUSE };
+    down(s.nodes, 'w1', ago(301));
+    s.services.add('web', { replicas: 3, labels: { [RESCHEDULE_LABEL]: 'true' } });
+    s.nodes.add('w3');
+    s.nodes.node('w3').createdAt = ago(30);
+    s.nodes.run('m1', 3, 'svc-web');
+    s.nodes.node('w2').labels = { [SCALE_IN_LABEL]: ago(120).toISOString() };
+    s.nodes.node('w2').availability = 'drain';
+    const result = await s.run(T);
+    expect(result.outcomes[0]).toMatchObject({
+      kind: 'paused',
+      action: 'paused',
+      severity: 'warning',
+      by: 'alice@laptop',
+      why: 'db migration',
+      since: ago(600).toISOString(),
+    });
+    const acts = result.outcomes.filter((f) => f.kind !== 'paused' && f.kind !== 'join-tokens');
+    expect(acts.map((f) => `${f.kind} ${f.action}`).sort()).toEqual([
+      'node-down paused',
+      'rebalance paused',
+      'scale-in paused',
+    ]);
+    expect(s.dispatch.calls).toEqual([]);
+    expect(s.services.forced).toEqual([]);
+    expect(s.nodes.removed).toEqual([]);
+    expect(s.nodes.node('w2').labels[SCALE_IN_LABEL]).toBeDefined();
+  });
+
+  it('while paused still tells a person what needs one (a lost quorum)', async () => {
+    const s = setup();
+    s.deps.pause = { read: async () => PAUSE };
+    down(s.nodes, 'm2', ago(30));
+    down(s.nodes, 'm3', ago(30));
+    for (const m of ['m2', 'm3']) {
+      const manager = s.nodes.node(m).manager;
+      if (manager) s.nodes.node(m).manager = { ...manager, reachability: 'unreachable' };
+    }
+    const result = await s.run(T);
+    expect(result.outcomes.find((f) => f.kind === 'quorum')).toMatchObject({ action: 'notified' });
+    expect(s.notifier.notices.map((n) => n.severity)).toContain('critical');
+  });
+
+  it('holds every action, and says so, when the pause cannot be read', async () => {
+    const s = setup();
+    s.deps.pause = {
+      read: async () => {
+        throw new DependencyUnavailableError('aws', 'reading parameters: AWS answered ThrottlingException');
+      },
+    };
+    down(s.nodes, 'w1', ago(301));
+    const result = await s.run(T);
+    expect(result.outcomes[0]).toMatchObject({ kind: 'paused', action: 'read-failed', by: null });
+    expect(result.outcomes[0]?.detail).toContain('ThrottlingException');
+    expect(result.outcomes.find((f) => f.kind === 'node-down')).toMatchObject({ action: 'paused' });
+    expect(s.dispatch.calls).toEqual([]);
+  });
+
+  it('acts again once the pause is lifted', async () => {
+    const s = setup();
+    let paused: typeof PAUSE | undefined = PAUSE;
+    s.deps.pause = { read: async () => paused };
+    down(s.nodes, 'w1', ago(301));
+    await s.run(T);
+    expect(s.dispatch.calls).toEqual([]);
+    paused = undefined;
+    const result = await s.run(T);
+    expect(result.outcomes.some((f) => f.kind === 'paused')).toBe(false);
+    expect(s.dispatch.calls).toEqual([`replace-node ${s.nodes.node('w1').id}`]);
+  });
+});

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { notifyGroup } from '../../../../functions/notify/notify';
-import { ALERTS_SHOWN, alertmanagerGroupUrl, NOTIFY_COLOURS, renderSlack, type SlackMessage } from '../../../../functions/notify/render-slack';
+import {
+  ALERTS_SHOWN,
+  alertmanagerGroupUrl,
+  NOTIFY_COLOURS,
+  renderSlack,
+  type SlackMessage,
+} from '../../../../functions/notify/render-slack';
 import { renderWebhook, WEBHOOK_ALERTS_CAP } from '../../../../functions/notify/render-webhook';
 import { createLogger } from '../../../../shared/adapters/logger';
 import { type AlertmanagerWebhook, parseWebhook } from '../../../../shared/domain/alerts';

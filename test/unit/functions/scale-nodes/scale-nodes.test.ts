@@ -635,3 +635,34 @@ describe('createWorkerGroup: what Auto Scaling answers to a termination', () => 
     expect(await group.terminateAndShrink('i-00000000000000001')).toEqual({ kind: 'terminated' });
   });
 });
+
+describe('scaleNodes: a claim whose change began is kept, even when the call then fails', () => {
+  /** Makes the swarm refuse (for good) any write to the node with this hostname. */
+  function failWritesTo(swarm: FakeNodes, hostname: string) {
+    const update = swarm.updateNode.bind(swarm);
+    swarm.updateNode = async (node, change) => {
+      if (node.hostname === hostname) throw new Error('node update refused');
+      return update(node, change);
+    };
+  }
+
+  it('keeps the cooldown of a scale-in that drained one worker and failed on the next', async () => {
+    const { deps, swarm } = setup({}, { settings: { nodeScaleInMax: 2 } });
+    failWritesTo(swarm, 'w3');
+    await expect(run(deps, { type: 'node', scale: '-2' })).rejects.toThrow('node update refused');
+    expect(swarm.node('w2').labels[SCALE_IN_LABEL]).toBeDefined();
+    expect(readNodeScaleClaim(swarm.swarm.labels)).toBeDefined();
+  });
+
+  it('keeps the cooldown of a scale-up that cancelled one drain and failed on the next', async () => {
+    const { deps, swarm, clock } = setup();
+    const began = new Date(clock.t.getTime() - 60_000).toISOString();
+    for (const name of ['w1', 'w3']) {
+      Object.assign(swarm.node(name), { availability: 'drain', labels: { [SCALE_IN_LABEL]: began } });
+    }
+    failWritesTo(swarm, 'w3');
+    await expect(run(deps, { type: 'node', scale: '2' })).rejects.toThrow('node update refused');
+    expect(swarm.node('w1').availability).toBe('active');
+    expect(readNodeScaleClaim(swarm.swarm.labels)).toBeDefined();
+  });
+});

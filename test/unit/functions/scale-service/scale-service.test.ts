@@ -457,3 +457,69 @@ describe('scaleService', () => {
     ).rejects.toMatchObject({ name: 'VersionConflictError', retryable: true });
   });
 });
+
+describe('scaleService: the guards around the decision', () => {
+  const opted = { 'com.df.scaleMax': '4' };
+
+  it('never updates a service in global mode, and says it ignored it', async () => {
+    const swarm = new FakeSwarm().add('agent', { mode: 'global', labels: opted });
+    const result = await run(swarm, [{ labels: { service: 'agent', scale: 'up' } }]);
+    expect(result.outcomes).toEqual([
+      {
+        kind: 'ignored',
+        alert: 'f0',
+        service: 'agent',
+        reason: 'global-mode',
+        detail: 'service agent is not in replicated mode',
+      },
+    ]);
+    expect(swarm.updates).toBe(0);
+  });
+
+  it('treats the words up and down in one request as conflicting, in either order', async () => {
+    for (const words of [
+      ['up', 'down'],
+      ['down', 'up'],
+      ['down', '+1'],
+    ]) {
+      const swarm = new FakeSwarm().add('web', { replicas: 2, labels: opted });
+      const result = await run(
+        swarm,
+        words.map((scale) => ({ labels: { service: 'web', scale } })),
+      );
+      expect(
+        result.outcomes.map((o) => o.kind === 'skipped' && o.reason),
+        words.join(','),
+      ).toEqual(['conflicting-alerts', 'conflicting-alerts']);
+      expect(swarm.updates).toBe(0);
+    }
+  });
+
+  it('counts an empty service label as no service label', async () => {
+    const swarm = new FakeSwarm().add('web', { replicas: 2, labels: opted });
+    const result = await run(swarm, [{ labels: { service: '', scale: 'up' } }]);
+    expect(result.outcomes).toMatchObject([{ kind: 'ignored', reason: 'no-service-label' }]);
+  });
+
+  it('reads at most 4 services at once, however many one request names', async () => {
+    const swarm = new FakeSwarm();
+    for (let i = 0; i < 10; i++) swarm.add(`web${i}`, { replicas: 1, labels: opted });
+    const inspect = swarm.inspectService.bind(swarm);
+    let inFlight = 0;
+    let most = 0;
+    swarm.inspectService = async (name) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await inspect(name);
+      } finally {
+        inFlight--;
+      }
+    };
+    const result = await run(
+      swarm,
+      Array.from({ length: 10 }, (_, i) => ({ labels: { service: `web${i}`, scale: 'up' } })),
+    );
+    expect(result.outcomes.filter((o) => o.kind === 'scaled')).toHaveLength(10);
+    expect(most).toBe(4);
+  });
+});
