@@ -30,7 +30,14 @@ function endpoints(now: () => number = () => 0) {
 describe('the manager pool endpoints', () => {
   // Every function that reaches the swarm reads this one String parameter through the pool
   // (recorded for each, for the least-privilege proof; notify never does).
-  for (const fn of ['scale-service', 'scale-nodes', 'replace-node', 'sync-join-tokens', 'health-sweep', 'node-lifecycle']) {
+  for (const fn of [
+    'scale-service',
+    'scale-nodes',
+    'replace-node',
+    'sync-join-tokens',
+    'health-sweep',
+    'node-lifecycle',
+  ]) {
     it(`tries DOCKER_HOST, SWARM_MANAGERS, then the managers kept in SSM on DOCKER_PORT (${fn})`, async () => {
       const { ssm, read } = endpoints();
       ssm.store.set(NAME, { value: '10.0.1.5:2377,10.0.2.7:2377', type: 'String', modified: new Date() });
