@@ -10,7 +10,7 @@
 
 /**
  * Files that hold a safety guard (quorum, storm, grace, rate limit, cooldown, bounds, opt-in,
- * cluster tag, target matching). CI mutates these (`npm run mutate -- --guards`).
+ * cluster tag, target matching): `npm run mutate -- --guards` mutates these (not CI: see README).
  */
 export const guardModules = [
   'functions/scale-service/decide.ts',
