@@ -12,19 +12,32 @@ type Deps = Pick<NodeLifecycleDeps, 'swarm' | 'lifecycle' | 'notifier'>;
  */
 export async function applyPlan(deps: Deps, plan: Plan, log: Logger): Promise<LifecycleOutcome> {
   const done: string[] = [];
-  for (const step of plan.steps) {
-    const stopped = await applyStep(deps, plan, step, done, log);
+  const effects = { planned: 0, taken: 0 };
+  const lastChange = plan.steps.findLastIndex((s) => s.kind !== 'notify');
+  for (const [i, step] of plan.steps.entries()) {
+    // The closing notices tell what changed: none when every change found its work done already.
+    if (step.kind === 'notify' && i > lastChange && effects.planned > 0 && effects.taken === 0) continue;
+    if (step.kind !== 'notify') effects.planned++;
+    const stopped = await applyStep(deps, plan, step, done, log, effects);
     if (stopped) return stopped;
+  }
+  if (effects.planned > 0 && effects.taken === 0) {
+    // Every step found its work done already (a duplicate, or a pass after ours while another
+    // tool's hook still holds the instance): nothing changed, so nobody is told again.
+    const detail = `nothing left to do for ${plan.ref.subject}: ${done.join('; ')}`;
+    return { ...plan.ref, kind: 'skipped', reason: 'already-done', steps: done, detail };
   }
   return { ...plan.ref, ...plan.result, steps: done, detail: plan.detail } as LifecycleOutcome;
 }
 
+/** A step that changed something counts in `effects.taken`; one that found its work done does not. */
 async function applyStep(
   deps: Deps,
   plan: Plan,
   step: Step,
   done: string[],
   log: Logger,
+  effects: { taken: number },
 ): Promise<LifecycleOutcome | undefined> {
   switch (step.kind) {
     case 'update':
@@ -77,6 +90,7 @@ async function applyStep(
       await deps.notifier.notify(step.notice);
       break;
   }
+  if (step.kind !== 'notify') effects.taken++;
   done.push(describeStep(step));
   return undefined;
 }

@@ -47,6 +47,16 @@ export function screenEvent(
       };
     }
   }
+  if (event.kind === 'launch-hook' && !settings.lifecycleHooks.includes(event.hook)) {
+    const detail = `${event.hook} is not in LIFECYCLE_HOOKS: another tool's launch hook, left to it`;
+    return {
+      subject: event.instance,
+      instance: event.instance,
+      kind: 'ignored',
+      reason: 'foreign-hook',
+      detail,
+    };
+  }
   if (event.kind === 'launch-hook') {
     const detail = `${event.instance} waits in ${event.hook}: the reconcile pass completes it once a Ready node carries its ID, or abandons it after LAUNCH_JOIN_TIMEOUT_SECONDS (${settings.launchJoinTimeoutSeconds} s)`;
     return {
@@ -109,7 +119,7 @@ export function decideEvent(event: InstanceEvent, v: EventView, settings: Lifecy
   // A warning adds nothing to a node that is leaving; a departure may let it finish (down, or empty).
   if (cause === 'rebalance' || cause === 'scheduled') return skipped;
   const waits =
-    event.kind === 'terminate-hook'
+    event.kind === 'terminate-hook' && settings.lifecycleHooks.includes(event.hook)
       ? [
           {
             action: { group: event.group, hook: event.hook, instance: id },
@@ -146,7 +156,12 @@ function decideMark(
   const since = v.now;
   switch (event.kind) {
     case 'terminate-hook': {
-      const detail = `Auto Scaling is terminating ${id} (${event.group}): ${who} drains, then leaves the swarm and the hook is completed once it runs no task (at most LIFECYCLE_DRAIN_TIMEOUT_SECONDS, ${settings.lifecycleDrainTimeoutSeconds} s)`;
+      const ours = settings.lifecycleHooks.includes(event.hook);
+      const leaves = `${who} drains, then leaves the swarm${ours ? ' and the hook is completed' : ''} once it runs no task (at most LIFECYCLE_DRAIN_TIMEOUT_SECONDS, ${settings.lifecycleDrainTimeoutSeconds} s)`;
+      const foreign = ours
+        ? ''
+        : `; its hook ${event.hook} is not in LIFECYCLE_HOOKS: left to the tool that put it there`;
+      const detail = `Auto Scaling is terminating ${id} (${event.group}): ${leaves}${foreign}`;
       return plan(ref, { kind: 'acted', reason: 'drained' }, detail, [
         markStep(node, { cause, since, group: event.group }, true),
         notice('info', `Draining ${node.hostname}: Auto Scaling is terminating ${id}`, `${detail}.`),

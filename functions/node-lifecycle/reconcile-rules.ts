@@ -32,13 +32,25 @@ export interface ReconcileView {
 
 const tagged = (i: InstanceInfo, tag: LifecycleSettings['clusterTag']) => i.tags[tag.key] === tag.value;
 
-function waitsOf(gi: GroupInstance, view: ReconcileView, transition: 'launch' | 'terminate'): Wait[] {
+/** The instance's waits in our own hooks (LIFECYCLE_HOOKS) for this transition: the only ones answered. */
+function waitsOf(
+  gi: GroupInstance,
+  view: ReconcileView,
+  settings: LifecycleSettings,
+  transition: 'launch' | 'terminate',
+): Wait[] {
   return (view.hooks.get(gi.group) ?? [])
-    .filter((h) => h.transition === transition)
+    .filter((h) => h.transition === transition && settings.lifecycleHooks.includes(h.name))
     .map((h) => ({
       action: { group: gi.group, hook: h.name, instance: gi.id },
       heartbeatTimeoutSeconds: h.heartbeatTimeoutSeconds,
     }));
+}
+
+/** An instance that waits in no hook of ours (only in another tool's): nothing to answer. */
+function notOurs(gi: GroupInstance, transition: 'launch' | 'terminate'): Decision {
+  const detail = `${gi.id} (${gi.group}) waits in no ${transition} hook named in LIFECYCLE_HOOKS: left to the tool whose hook it is`;
+  return outcome({ subject: gi.id, instance: gi.id, kind: 'ignored', reason: 'foreign-hook', detail });
 }
 
 /** An instance in Terminating:Wait: its node drains and leaves first; without a node, the hook is completed at once. */
@@ -47,7 +59,7 @@ export function decideTerminatingInstance(
   view: ReconcileView,
   settings: LifecycleSettings,
 ): { decision: Decision; node?: NodeState } {
-  const waits = waitsOf(gi, view, 'terminate');
+  const waits = waitsOf(gi, view, settings, 'terminate');
   const actions = waits.map((w) => w.action);
   const info = view.ec2.get(gi.id);
   const id = gi.id;
@@ -72,6 +84,7 @@ export function decideTerminatingInstance(
     };
   }
   if ('none' in found) {
+    if (actions.length === 0) return { decision: notOurs(gi, 'terminate') };
     const detail = `${id} (${gi.group}) runs no node of the swarm: its terminate hook is completed`;
     const steps = [
       ...completeSteps(actions, 'CONTINUE'),
@@ -112,7 +125,8 @@ export function decidePendingInstance(
   view: ReconcileView,
   settings: LifecycleSettings,
 ): Decision {
-  const actions = waitsOf(gi, view, 'launch').map((w) => w.action);
+  const actions = waitsOf(gi, view, settings, 'launch').map((w) => w.action);
+  if (actions.length === 0) return notOurs(gi, 'launch');
   const id = gi.id;
   if (gi.lifecycleState === WARMED_PENDING_WAIT) {
     // Going into the warm pool (stopped): it joins when it leaves the pool, through Pending:Wait.

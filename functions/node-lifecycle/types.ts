@@ -7,6 +7,8 @@ export interface LifecycleSettings {
   clusterTag: { key: string; value: string };
   /** LIFECYCLE_GROUPS: the only groups whose hooks are answered. */
   lifecycleGroups: readonly string[];
+  /** LIFECYCLE_HOOKS: the only hooks completed or heartbeated (others' hooks on those groups are left to them). */
+  lifecycleHooks: readonly string[];
   lifecycleDrainTimeoutSeconds: number;
   launchJoinTimeoutSeconds: number;
   onRebalance: 'notify' | 'drain';
@@ -55,6 +57,7 @@ export type WaitReason =
 
 export type IgnoreReason =
   | 'foreign-group'
+  | 'foreign-hook'
   | 'no-instance'
   | 'not-cluster-instance'
   | 'no-node'
@@ -72,6 +75,7 @@ export type LifecycleOutcome =
         | 'dry-run'
         | 'in-progress'
         | 'already-leaving'
+        | 'already-done'
         | 'came-back'
         | 'excluded'
         | 'maintenance'

@@ -107,26 +107,32 @@ const clusterTag = z
     return Object.freeze({ key: tag.slice(0, at), value: tag.slice(at + 1) });
   });
 
-/** Auto Scaling group names, comma-separated: at most 50, each as Auto Scaling allows. */
-const groupNames = z
-  .string()
-  .default('')
-  .transform((v, ctx) => {
-    const list = commaList(v);
-    const bad = list.find((g) => !/^[\w\-.:/ @+=]{1,255}$/.test(g));
-    if (bad !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${JSON.stringify(bad.slice(0, 80))} must be an Auto Scaling group name`,
-      });
-      return z.NEVER;
-    }
-    if (list.length > 50) {
-      ctx.addIssue({ code: 'custom', message: 'at most 50 groups' });
-      return z.NEVER;
-    }
-    return Object.freeze(list);
-  });
+/** Names, comma-separated: at most `max`, each matching `pattern` (`one` names one in the error). */
+const nameList = (p: { pattern: RegExp; one: string; many: string; max: number; fallback?: string }) =>
+  z
+    .string()
+    .default(p.fallback ?? '')
+    .transform((v, ctx) => {
+      const list = commaList(v);
+      const bad = list.find((g) => !p.pattern.test(g));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(bad.slice(0, 80))} must be ${p.one}` });
+        return z.NEVER;
+      }
+      if (list.length > p.max) {
+        ctx.addIssue({ code: 'custom', message: `at most ${p.max} ${p.many}` });
+        return z.NEVER;
+      }
+      return Object.freeze(list);
+    });
+
+/** Auto Scaling group names, as Auto Scaling allows them. */
+const groupNames = nameList({
+  pattern: /^[\w\-.:/ @+=]{1,255}$/,
+  one: 'an Auto Scaling group name',
+  many: 'groups',
+  max: 50,
+});
 
 /** One setting: the environment variable it is read from, and how it is validated. */
 interface Variable<S extends z.ZodType = z.ZodType> {
@@ -203,6 +209,20 @@ const variables = {
   syncJoinTokensFunction: variable('SYNC_JOIN_TOKENS_FUNCTION', lambdaFunction.optional()),
   /** The Auto Scaling groups whose lifecycle hooks node-lifecycle answers; empty: none. */
   lifecycleGroups: variable('LIFECYCLE_GROUPS', groupNames),
+  /**
+   * The lifecycle hooks node-lifecycle answers (the deploy kit's); a hook another tool put on
+   * the same group is never completed nor heartbeated: its instance is still drained.
+   */
+  lifecycleHooks: variable(
+    'LIFECYCLE_HOOKS',
+    nameList({
+      pattern: /^[A-Za-z0-9\-_/]{1,255}$/,
+      one: 'a lifecycle hook name',
+      many: 'hooks',
+      max: 20,
+      fallback: 'swarm-reflex-drain,swarm-reflex-join',
+    }),
+  ),
   /** A leaving node still running tasks this long after its drain began leaves anyway (its hook is completed). */
   lifecycleDrainTimeoutSeconds: variable('LIFECYCLE_DRAIN_TIMEOUT_SECONDS', int(1, 172_800, 600)),
   /** A launched instance whose node is not Ready this long after its launch is abandoned (the group replaces it). */

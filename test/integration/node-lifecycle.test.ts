@@ -35,7 +35,7 @@ const terminateHook = (instance: string, group = WORKERS) => {
   Object.assign(e.detail, {
     EC2InstanceId: instance,
     AutoScalingGroupName: group,
-    LifecycleHookName: 'drain',
+    LifecycleHookName: 'swarm-reflex-drain',
   });
   return e;
 };
@@ -135,14 +135,24 @@ describeReal('node-lifecycle drains before AWS takes a node (real swarm)', () =>
         name: WORKERS,
         instances: [1, 2, 3, 4].map((n) => ({ id: id(n), state: 'InService' })),
         hooks: [
-          { name: 'join', transition: 'launch', heartbeatTimeout: 900, defaultResult: 'ABANDON' },
-          { name: 'drain', transition: 'terminate', heartbeatTimeout: 900, defaultResult: 'CONTINUE' },
+          {
+            name: 'swarm-reflex-join',
+            transition: 'launch',
+            heartbeatTimeout: 900,
+            defaultResult: 'ABANDON',
+          },
+          {
+            name: 'swarm-reflex-drain',
+            transition: 'terminate',
+            heartbeatTimeout: 900,
+            defaultResult: 'CONTINUE',
+          },
         ],
       },
       {
         name: MANAGERS,
         instances: managers.map((m) => ({ id: m.id, state: 'InService' })),
-        hooks: [{ name: 'drain', transition: 'terminate', heartbeatTimeout: 900 }],
+        hooks: [{ name: 'swarm-reflex-drain', transition: 'terminate', heartbeatTimeout: 900 }],
       },
     ]);
   }, 300_000);
@@ -200,7 +210,9 @@ describeReal('node-lifecycle drains before AWS takes a node (real swarm)', () =>
     const left = await reconcileUntil(w1.name, 'left');
     expect(left).toMatchObject({ kind: 'acted', instance: id(1) });
     expect(await nodeNamed(w1.name)).toBeUndefined();
-    expect(asg.completed).toEqual([{ group: WORKERS, hook: 'drain', instance: id(1), result: 'CONTINUE' }]);
+    expect(asg.completed).toEqual([
+      { group: WORKERS, hook: 'swarm-reflex-drain', instance: id(1), result: 'CONTINUE' },
+    ]);
     await swarm.waitForRunningTasks('web', 1, 60_000);
     expect(chatTitles()).toEqual(
       expect.arrayContaining([`${w1.name} left the swarm before AWS takes its instance`]),
@@ -300,9 +312,9 @@ describeReal('node-lifecycle drains before AWS takes a node (real swarm)', () =>
       (await reconcile()).find((o) => o.instance === id(5) && o.kind === 'acted'),
     );
     expect(completed).toMatchObject({ reason: 'completed', hostname: 'w5' });
-    expect(asg.completed.filter((c) => c.hook === 'join')).toEqual([
-      { group: WORKERS, hook: 'join', instance: id(6), result: 'ABANDON' },
-      { group: WORKERS, hook: 'join', instance: id(5), result: 'CONTINUE' },
+    expect(asg.completed.filter((c) => c.hook === 'swarm-reflex-join')).toEqual([
+      { group: WORKERS, hook: 'swarm-reflex-join', instance: id(6), result: 'ABANDON' },
+      { group: WORKERS, hook: 'swarm-reflex-join', instance: id(5), result: 'CONTINUE' },
     ]);
     expect(chatTitles()).toEqual(expect.arrayContaining([`${id(6)} never joined the swarm`]));
   });

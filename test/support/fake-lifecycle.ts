@@ -23,8 +23,11 @@ export interface FakeHook {
 
 export interface FakeGroup {
   name: string;
-  /** Each instance's LifecycleState as Auto Scaling reports it (Pending:Wait, InService, Terminating:Wait…). */
-  instances: Array<{ id: string; state: string }>;
+  /**
+   * Each instance's LifecycleState as Auto Scaling reports it (Pending:Wait, InService,
+   * Terminating:Wait…), and the hooks of its current wait already completed with CONTINUE.
+   */
+  instances: Array<{ id: string; state: string; continued?: string[] }>;
   hooks: FakeHook[];
 }
 
@@ -45,9 +48,13 @@ const WAITS_IN: Record<string, 'launch' | 'terminate'> = {
  * Auto Scaling's lifecycle hooks mocked at the SDK boundary, with their state: the groups'
  * instances and lifecycle states, the hooks, the completions and heartbeats. It answers as AWS
  * does: an instance that waits in no hook (completed already, never waited, not in the group)
- * is a ValidationError "No active Lifecycle Action found with instance ID i-…"; completing a
- * terminate hook (CONTINUE or ABANDON alike) terminates the instance, completing a launch hook
- * puts it InService (CONTINUE) or terminates it (ABANDON). Every call goes to the AWS-call ledger.
+ * is a ValidationError "No active Lifecycle Action found with instance ID i-…". With several
+ * hooks for one transition, the instance waits until each is completed: CONTINUE finishes only
+ * that hook's action (the others still wait), ABANDON ends the others too (AWS User Guide,
+ * "lifecycle hooks": "abandon stops any remaining actions, such as other lifecycle hooks, and
+ * continue allows any other lifecycle hooks to complete"). Once the wait ends, a terminate
+ * transition terminates the instance, a launch transition puts it InService (CONTINUE) or
+ * terminates it (ABANDON). Every call goes to the AWS-call ledger.
  */
 export function fakeLifecycle(groups: FakeGroup[]) {
   const mock = mockClient(AutoScalingClient);
@@ -78,7 +85,13 @@ export function fakeLifecycle(groups: FakeGroup[]) {
     const group = groups.find((g) => g.name === input.AutoScalingGroupName);
     const hook = group?.hooks.find((h) => h.name === input.LifecycleHookName);
     const instance = group?.instances.find((i) => i.id === input.InstanceId);
-    if (!group || !hook || !instance || WAITS_IN[instance.state] !== hook.transition) {
+    if (
+      !group ||
+      !hook ||
+      !instance ||
+      WAITS_IN[instance.state] !== hook.transition ||
+      instance.continued?.includes(hook.name)
+    ) {
       throw autoScalingError(
         'ValidationError',
         `No active Lifecycle Action found with instance ID ${input.InstanceId}`,
@@ -128,6 +141,11 @@ export function fakeLifecycle(groups: FakeGroup[]) {
       throw autoScalingError('ValidationError', `Invalid LifecycleActionResult: ${result}`);
     }
     completed.push({ group: group.name, hook: hook.name, instance: instance.id, result });
+    const others = group.hooks.filter((h) => h.transition === hook.transition && h.name !== hook.name);
+    instance.continued = [...(instance.continued ?? []), hook.name];
+    const waitsStill = others.some((h) => !instance.continued?.includes(h.name));
+    if (result === 'CONTINUE' && waitsStill) return {};
+    instance.continued = undefined;
     if (instance.state === 'Warmed:Pending:Wait') instance.state = 'Warmed:Stopped';
     else if (hook.transition === 'launch' && result === 'CONTINUE') instance.state = 'InService';
     else instance.state = 'Terminating:Proceed';

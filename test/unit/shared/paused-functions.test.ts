@@ -180,6 +180,7 @@ describe('node-lifecycle while paused', () => {
       settings: {
         clusterTag: { key: 'swarm-reflex:cluster', value: 'prod' },
         lifecycleGroups: ['swarm-reflex-prod-workers'],
+        lifecycleHooks: ['swarm-reflex-drain', 'swarm-reflex-join'],
         lifecycleDrainTimeoutSeconds: 600,
         launchJoinTimeoutSeconds: 900,
         onRebalance: 'notify',

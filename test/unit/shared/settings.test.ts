@@ -11,6 +11,7 @@ describe('settings', () => {
     expect(s.nodeScaleInMax).toBe(1);
     expect(s.scaleInDrainTimeoutSeconds).toBe(900);
     expect(s.lifecycleGroups).toEqual([]);
+    expect(s.lifecycleHooks).toEqual(['swarm-reflex-drain', 'swarm-reflex-join']);
     expect(s.lifecycleDrainTimeoutSeconds).toBe(600);
     expect(s.launchJoinTimeoutSeconds).toBe(900);
     expect(s.onRebalance).toBe('notify');
@@ -50,6 +51,7 @@ describe('settings', () => {
       REPLACE_NODE_FUNCTION: 'swarm-reflex-prod-replace-node',
       SYNC_JOIN_TOKENS_FUNCTION: 'swarm-reflex-prod-sync-join-tokens',
       LIFECYCLE_GROUPS: 'prod-workers, prod-managers',
+      LIFECYCLE_HOOKS: 'drain-hook,join-hook',
       LIFECYCLE_DRAIN_TIMEOUT_SECONDS: '601',
       LAUNCH_JOIN_TIMEOUT_SECONDS: '901',
       ON_REBALANCE: 'drain',
@@ -93,6 +95,7 @@ describe('settings', () => {
       replaceNodeFunction: 'swarm-reflex-prod-replace-node',
       syncJoinTokensFunction: 'swarm-reflex-prod-sync-join-tokens',
       lifecycleGroups: ['prod-workers', 'prod-managers'],
+      lifecycleHooks: ['drain-hook', 'join-hook'],
       lifecycleDrainTimeoutSeconds: 601,
       launchJoinTimeoutSeconds: 901,
       onRebalance: 'drain',
@@ -158,6 +161,14 @@ describe('settings', () => {
     [
       { LIFECYCLE_GROUPS: Array.from({ length: 51 }, (_, i) => `g${i}`).join(',') },
       /LIFECYCLE_GROUPS at most 50 groups/,
+    ],
+    [
+      { LIFECYCLE_HOOKS: 'swarm-reflex-drain,my hook' },
+      /LIFECYCLE_HOOKS "my hook" must be a lifecycle hook name/,
+    ],
+    [
+      { LIFECYCLE_HOOKS: Array.from({ length: 21 }, (_, i) => `h${i}`).join(',') },
+      /LIFECYCLE_HOOKS at most 20 hooks/,
     ],
     [
       { LIFECYCLE_DRAIN_TIMEOUT_SECONDS: '0' },

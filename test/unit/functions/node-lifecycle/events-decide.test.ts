@@ -70,12 +70,13 @@ describe('node-lifecycle: a terminate hook', () => {
     ]);
     expect(w.nodes.removed).toEqual(['w1']);
     expect(w.asg.completed).toHaveLength(1);
-    // Which of the two loses, and how it learns it (the claim, or the label already there), depends
-    // on the interleaving; that one acts and the other changes nothing does not.
+    // Which of the two loses, and how it learns it (the claim, the label already there, or the
+    // node already gone), depends on the interleaving; that one acts and the other changes
+    // nothing does not.
     const answered = results.flatMap((r) => kinds(r.outcomes)).sort();
     expect(answered).toHaveLength(2);
     expect(answered[0]).toBe('acted/left');
-    expect(answered[1]).toMatch(/^skipped\/(in-progress|already-leaving)$/);
+    expect(answered[1]).toMatch(/^(skipped\/(in-progress|already-leaving)|ignored\/no-node)$/);
   });
 
   it('delivered twice at once to a busy node: one update', async () => {
@@ -163,6 +164,32 @@ describe('node-lifecycle: a launch hook', () => {
     expect(kinds(outcomes)).toEqual(['waiting/launch-pending']);
     expect(w.asg.mock.calls()).toHaveLength(0);
     expect(w.ec2.mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('node-lifecycle: hooks another tool put on the group', () => {
+  const named = (file: string, hook: string) => {
+    const event = fixture(file) as { detail: Record<string, unknown> };
+    return { ...event, detail: { ...event.detail, LifecycleHookName: hook } };
+  };
+
+  it('drains the node on another tool’s terminate hook, but never completes that hook', async () => {
+    const w = setUp();
+    terminating(w);
+    const { outcomes } = await run(w, named('terminate-hook.json', 'backup-agent-flush'));
+    expect(outcomes[0]).toMatchObject({
+      kind: 'acted',
+      detail: expect.stringContaining('not in LIFECYCLE_HOOKS'),
+    });
+    expect(w.nodes.node('w1').availability).toBe('drain');
+    expect(w.asg.completed).toEqual([]);
+  });
+
+  it('ignores another tool’s launch hook without calling anything', async () => {
+    const w = setUp();
+    const { outcomes } = await run(w, named('launch-hook.json', 'config-agent-ready'));
+    expect(kinds(outcomes)).toEqual(['ignored/foreign-hook']);
+    expect(w.asg.mock.calls()).toHaveLength(0);
   });
 });
 

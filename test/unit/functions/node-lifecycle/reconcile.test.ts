@@ -96,7 +96,7 @@ describe('node-lifecycle reconcile: Terminating:Wait', () => {
         {
           name: 'swarm-reflex-prod-managers',
           instances: [{ id: 'i-0a1b2c3d4e5f6000c', state: 'Terminating:Wait' }],
-          hooks: [{ name: 'drain', transition: 'terminate', heartbeatTimeout: 900 }],
+          hooks: [{ name: 'swarm-reflex-drain', transition: 'terminate', heartbeatTimeout: 900 }],
         },
       ],
     });
@@ -109,7 +109,7 @@ describe('node-lifecycle reconcile: Terminating:Wait', () => {
     expect(w.asg.completed).toHaveLength(1);
   });
 
-  it('takes "No active Lifecycle Action" for an action completed by someone else as done', async () => {
+  it('takes "No active Lifecycle Action" for an action completed by someone else as done, and tells nobody again', async () => {
     const w = setUp();
     state(w, 'i-0a1b2c3d4e5f60009', 'Terminating:Wait');
     w.asg.hooks.failOn = (action) =>
@@ -120,10 +120,12 @@ describe('node-lifecycle reconcile: Terminating:Wait', () => {
           )
         : undefined;
     const { outcomes } = await pass(w);
-    expect(outcomes[0]).toMatchObject({ kind: 'acted', reason: 'completed' });
     expect(outcomes[0]).toMatchObject({
-      steps: [expect.stringMatching(/was already completed/), expect.anything()],
+      kind: 'skipped',
+      reason: 'already-done',
+      steps: [expect.stringMatching(/was already completed/)],
     });
+    expect(w.notifier.notices).toEqual([]);
   });
 });
 
@@ -158,6 +160,104 @@ describe('node-lifecycle reconcile: Pending:Wait', () => {
     later(w, 3_600);
     expect(kinds((await pass(w)).outcomes)).toEqual(['ignored/not-cluster-instance']);
     expect(w.asg.completed).toEqual([]);
+  });
+});
+
+describe('node-lifecycle reconcile: only its own hooks (LIFECYCLE_HOOKS)', () => {
+  /** The worker group with a hook of someone else's beside each of ours. */
+  const withForeignHooks = () => {
+    const w = setUp();
+    w.asg.groups[0]?.hooks.push(
+      { name: 'backup-agent-flush', transition: 'terminate', heartbeatTimeout: 600 },
+      { name: 'config-agent-ready', transition: 'launch', heartbeatTimeout: 3_600 },
+    );
+    return w;
+  };
+
+  it('completes its own terminate hook and never one another tool put on the group', async () => {
+    const w = withForeignHooks();
+    state(w, W1, 'Terminating:Wait');
+    leaving(w, 'w1', `terminate-hook ${NOW.toISOString()} ${GROUP}`);
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/left']);
+    expect(w.asg.completed).toEqual([
+      { group: GROUP, hook: 'swarm-reflex-drain', instance: W1, result: 'CONTINUE' },
+    ]);
+  });
+
+  it('says nothing more while another tool’s hook still holds an instance whose own hook it completed', async () => {
+    const w = withForeignHooks();
+    state(w, 'i-0a1b2c3d4e5f60002', 'Pending:Wait');
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/completed']);
+    expect(w.asg.groups[0]?.instances[1]?.state).toBe('Pending:Wait'); // config-agent-ready still waits
+    later(w, 60);
+    expect(kinds((await pass(w)).outcomes)).toEqual(['skipped/already-done']);
+    expect(w.notifier.notices).toHaveLength(1);
+    expect(w.asg.completed).toHaveLength(1);
+  });
+
+  it('heartbeats only its own terminate hook', async () => {
+    const w = withForeignHooks();
+    state(w, W1, 'Terminating:Wait');
+    leaving(w, 'w1', `terminate-hook ${NOW.toISOString()} ${GROUP}`);
+    w.nodes.run('w1', 1);
+    later(w, 301); // past half of either hook's heartbeat timeout
+    expect(kinds((await pass(w)).outcomes)).toEqual(['waiting/tasks-left']);
+    expect(w.asg.heartbeats.map((h) => h.hook)).toEqual(['swarm-reflex-drain']);
+  });
+
+  it('completes and abandons only its own launch hook', async () => {
+    const w = withForeignHooks();
+    state(w, 'i-0a1b2c3d4e5f60002', 'Pending:Wait');
+    state(w, 'i-0a1b2c3d4e5f60009', 'Pending:Wait');
+    later(w, 3_600);
+    expect(kinds((await pass(w)).outcomes).sort()).toEqual(['acted/abandoned', 'acted/completed']);
+    expect(w.asg.completed.map((c) => `${c.hook} ${c.result}`).sort()).toEqual([
+      'swarm-reflex-join ABANDON',
+      'swarm-reflex-join CONTINUE',
+    ]);
+  });
+
+  it('leaves an instance that waits only in another tool’s hooks alone, pass after pass', async () => {
+    const w = setUp({
+      groups: [
+        {
+          name: GROUP,
+          instances: [
+            { id: 'i-0a1b2c3d4e5f60002', state: 'Pending:Wait' },
+            { id: 'i-0a1b2c3d4e5f60009', state: 'Terminating:Wait' },
+          ],
+          hooks: [
+            { name: 'config-agent-ready', transition: 'launch' },
+            { name: 'backup-agent-flush', transition: 'terminate' },
+          ],
+        },
+      ],
+    });
+    for (let i = 0; i < 2; i++) {
+      expect(kinds((await pass(w)).outcomes)).toEqual(['ignored/foreign-hook', 'ignored/foreign-hook']);
+      later(w, 3_600);
+    }
+    expect(w.asg.completed).toEqual([]);
+    expect(w.notifier.notices).toEqual([]);
+  });
+
+  it('still drains an instance that waits only in another tool’s hook, and answers none', async () => {
+    const w = setUp({
+      groups: [
+        {
+          name: GROUP,
+          instances: [{ id: W1, state: 'Terminating:Wait' }],
+          hooks: [{ name: 'backup-agent-flush', transition: 'terminate', heartbeatTimeout: 3_600 }],
+        },
+      ],
+    });
+    w.nodes.run('w1', 1);
+    await pass(w);
+    expect(w.nodes.node('w1').availability).toBe('drain');
+    w.nodes.tasks = [];
+    await pass(w);
+    expect(w.asg.completed).toEqual([]);
+    expect(w.asg.heartbeats).toEqual([]);
   });
 });
 

@@ -19,6 +19,7 @@ export const NOW = new Date('2026-11-24T12:00:05Z');
 export const settings = {
   clusterTag: CLUSTER_TAG,
   lifecycleGroups: [GROUP, 'swarm-reflex-prod-managers'],
+  lifecycleHooks: ['swarm-reflex-drain', 'swarm-reflex-join'],
   lifecycleDrainTimeoutSeconds: 600,
   launchJoinTimeoutSeconds: 900,
   onRebalance: 'notify' as const,
