@@ -20,6 +20,8 @@ export interface EventView {
   nodes: readonly NodeState[];
   tasksOn: (nodeId: string) => number;
   now: Date;
+  /** Its Auto Scaling LifecycleState (Standby: a person took it out of service); undefined: not known. */
+  lifecycleState?: string;
 }
 
 /** Events decided without reading anything: ignored, or (launch hook) left to the reconcile pass. */
@@ -104,7 +106,7 @@ export function decideEvent(event: InstanceEvent, v: EventView, settings: Lifecy
   const cause = causeOf(event);
   const current = readLeaving(node.labels);
   // A node we started draining already is ours to finish; one a person opted out is never started.
-  const optOut = current === undefined ? optOutOf(node) : undefined;
+  const optOut = current === undefined ? optOutOf(node, v.lifecycleState) : undefined;
   if (optOut) return optedOut(refOf(id, node), optOut, event.kind === 'terminate-hook');
   if (current === undefined || supersedes(cause, current.cause) || rescheduled(event, current)) {
     return decideMark(event, node, cause, v, settings);

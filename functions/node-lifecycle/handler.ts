@@ -1,4 +1,5 @@
 import type { EventBridgeEvent, Handler, ScheduledEvent } from 'aws-lambda';
+import { createInstanceGroups } from '../../shared/adapters/autoscaling';
 import { autoScalingClient, ec2Client } from '../../shared/adapters/aws-clients';
 import { createCloudInstances } from '../../shared/adapters/ec2';
 import { createLifecycleActions } from '../../shared/adapters/lifecycle';
@@ -49,6 +50,7 @@ function defaultDeps(): HandlerDeps {
     tasks: createSwarmTasks(managers),
     instances: createCloudInstances(ec2Client, settings.clusterTag),
     lifecycle: createLifecycleActions(autoScalingClient),
+    groups: createInstanceGroups(autoScalingClient),
     notifier: rt.notifier('node-lifecycle'),
     clock: { now: () => new Date() },
     settings: { ...settings, clusterTag: settings.clusterTag },

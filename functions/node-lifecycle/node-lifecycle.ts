@@ -86,13 +86,22 @@ async function forInstance(
 ): Promise<LifecycleOutcome> {
   const instance = await clusterInstance(deps, id);
   if ('kind' in instance) return instance;
+  // A terminate hook's instance is in Terminating:Wait: only the other events need the read.
+  const lifecycleState =
+    event.kind === 'terminate-hook' ? undefined : (await deps.groups?.lifecycleStates([id]))?.get(id);
   const retry = { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random };
   return retryAttempt(retry, async () => {
     let first: LifecycleOutcome | undefined;
     for (let pass = 1; pass <= 2; pass++) {
       const [nodes, tasks] = await Promise.all([deps.swarm.listNodes(), deps.tasks.listTasks()]);
       const counts = activeTasksByNode(tasks);
-      const view = { instance, nodes, tasksOn: (n: string) => counts.get(n) ?? 0, now: deps.clock.now() };
+      const view = {
+        instance,
+        nodes,
+        tasksOn: (n: string) => counts.get(n) ?? 0,
+        now: deps.clock.now(),
+        lifecycleState,
+      };
       const decision = decideEvent(event, view, deps.settings);
       if ('outcome' in decision) return first ?? decision.outcome;
       if (dryRunOnly) return dryRun(decision.plan);

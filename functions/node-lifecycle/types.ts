@@ -1,4 +1,4 @@
-import type { CloudInstances } from '../../shared/domain/cloud';
+import type { CloudInstances, InstanceGroups } from '../../shared/domain/cloud';
 import type { LifecycleAction, LifecycleActions, LifecycleResult } from '../../shared/domain/lifecycle';
 import type { Notice, Notifier } from '../../shared/domain/notice';
 import type { NodeState, SwarmNodes, SwarmTasks } from '../../shared/domain/swarm';
@@ -22,6 +22,8 @@ export interface NodeLifecycleDeps {
   /** EC2: an instance's tags (the cluster tag), private address and launch time. */
   instances: Pick<CloudInstances, 'describeInstance'>;
   lifecycle: LifecycleActions;
+  /** Auto Scaling's state of an event's instance (Standby: a person's opt-out); undefined: not read. */
+  groups?: InstanceGroups;
   notifier: Notifier;
   clock: { now(): Date };
   settings: LifecycleSettings;

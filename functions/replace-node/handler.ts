@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Handler } from 'aws-lambda';
 import * as z from 'zod';
-import { ec2Client } from '../../shared/adapters/aws-clients';
+import { createInstanceGroups } from '../../shared/adapters/autoscaling';
+import { autoScalingClient, ec2Client } from '../../shared/adapters/aws-clients';
 import { createCloudInstances } from '../../shared/adapters/ec2';
 import { createSwarmNodes } from '../../shared/adapters/swarm';
 import { swarmAccess } from '../../shared/config/managers';
@@ -36,15 +37,14 @@ function defaultDeps(): HandlerDeps {
   const rt = runtime();
   const { managers, pause } = swarmAccess(rt);
   const { settings } = rt;
-  const cloud =
-    settings.cloud === 'aws' && settings.clusterTag
-      ? createCloudInstances(ec2Client, settings.clusterTag)
-      : undefined;
+  const aws = settings.cloud === 'aws' && settings.clusterTag !== undefined;
+  const cloud = aws && settings.clusterTag ? createCloudInstances(ec2Client, settings.clusterTag) : undefined;
   return {
     ...rt.http,
     paused: () => pause.read(),
     swarm: createSwarmNodes(managers),
     cloud,
+    groups: aws ? createInstanceGroups(autoScalingClient) : undefined,
     notifier: rt.notifier('replace-node'),
     clock: { now: () => new Date() },
   };

@@ -124,6 +124,13 @@ async function attempt(
   let instance: InstanceInfo | undefined;
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
+    // Its instance in Auto Scaling Standby: a person took it out of service (not even a ghost removal).
+    if (instance && deps.groups) {
+      const state = (await deps.groups.lifecycleStates([instance.id])).get(instance.id);
+      const standby = optOutOf(node, state);
+      if (standby)
+        return refused(deps, name, node, standby.reason, `${standby.detail}; not replaced`, undefined);
+    }
     const gone = node.state === 'down' ? await ghostEvidence(deps.cloud, node, instance, nodes) : undefined;
     if (gone) return removeGhost(deps, { name, nodes, node, gone }, instance, run);
     const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);

@@ -1,5 +1,5 @@
 import type { IgnoredAlert } from '../../shared/domain/alerts';
-import type { CloudInstances } from '../../shared/domain/cloud';
+import type { CloudInstances, InstanceGroups } from '../../shared/domain/cloud';
 import type { Logger } from '../../shared/domain/log';
 import type { Notifier } from '../../shared/domain/notice';
 import type { SwarmNodes } from '../../shared/domain/swarm';
@@ -43,6 +43,8 @@ export interface ReplaceNodeDeps {
   swarm: Pick<SwarmNodes, 'listNodes' | 'demoteNode' | 'removeNode' | 'inspectSwarm' | 'updateSwarm'>;
   /** Undefined without AWS (on-prem, local): only the Swarm half is done. */
   cloud: CloudInstances | undefined;
+  /** Auto Scaling's state of the node's instance (Standby: a person's opt-out); undefined: not read. */
+  groups?: InstanceGroups;
   notifier: Notifier;
   clock: { now(): Date };
   settings: SafetySettings & {

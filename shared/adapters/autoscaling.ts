@@ -4,7 +4,7 @@ import type { ClientSource } from './aws';
 /** Loaded on first use (esbuild keeps a dynamic import lazy): a path that never calls it never pays for it. */
 const sdk = () => import('@aws-sdk/client-auto-scaling');
 
-import { terminateRefusal, type WorkerGroup } from '../domain/cloud';
+import { type InstanceGroups, terminateRefusal, type WorkerGroup } from '../domain/cloud';
 import { isStandby } from '../domain/opt-out';
 import { awsUnavailable } from './aws';
 
@@ -70,6 +70,33 @@ export function createWorkerGroup(client: ClientSource<AutoScalingClient>, group
         if (refusal) return refusal;
         throw awsUnavailable(error, `terminating ${instanceId}`);
       }
+    },
+  };
+}
+
+/** DescribeAutoScalingInstances takes at most 50 instance IDs per request. */
+const INSTANCES_PER_REQUEST = 50;
+
+export function createInstanceGroups(client: ClientSource<AutoScalingClient>): InstanceGroups {
+  return {
+    async lifecycleStates(ids) {
+      const states = new Map<string, string>();
+      if (ids.length === 0) return states;
+      try {
+        const [autoScaling, commands] = await Promise.all([client(), sdk()]);
+        for (let at = 0; at < ids.length; at += INSTANCES_PER_REQUEST) {
+          const InstanceIds = ids.slice(at, at + INSTANCES_PER_REQUEST);
+          const out = await autoScaling.send(
+            new commands.DescribeAutoScalingInstancesCommand({ InstanceIds }),
+          );
+          for (const i of out.AutoScalingInstances ?? []) {
+            if (i.InstanceId && i.LifecycleState) states.set(i.InstanceId, i.LifecycleState);
+          }
+        }
+      } catch (error) {
+        throw awsUnavailable(error, `reading the Auto Scaling state of ${ids.slice(0, 3).join(', ')}`);
+      }
+      return states;
     },
   };
 }

@@ -29,6 +29,15 @@ export interface CloudInstances {
   terminateInstance(id: string): Promise<void>;
 }
 
+/** Auto Scaling's view of single instances, wherever their group: what the Standby opt-out reads. */
+export interface InstanceGroups {
+  /**
+   * The LifecycleState (InService, Standby, Terminating:Wait, …) of each of these instances that
+   * belongs to an Auto Scaling group; an instance in no group is absent.
+   */
+  lifecycleStates(ids: readonly string[]): Promise<ReadonlyMap<string, string>>;
+}
+
 export interface GroupState {
   readonly name: string;
   readonly min: number;

@@ -2,6 +2,8 @@ import {
   AutoScalingClient,
   AutoScalingServiceException,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+  type DescribeAutoScalingInstancesCommandInput,
   DescribeScalingActivitiesCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
@@ -88,6 +90,31 @@ export function fakeAutoScaling(
     hooks.onDescribed?.(++describes);
     return answer;
   });
+  // As AWS answers it: the listed instances that belong to a group (others are left out, no
+  // error), at most 50 IDs per request.
+  mock
+    .on(DescribeAutoScalingInstancesCommand)
+    .callsFake(async (input: DescribeAutoScalingInstancesCommandInput) => {
+      guard('DescribeAutoScalingInstances');
+      const ids = input.InstanceIds ?? group.instances;
+      if (ids.length > 50) {
+        throw autoScalingError(
+          'ValidationError',
+          "1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50",
+        );
+      }
+      return {
+        AutoScalingInstances: ids
+          .filter((id) => group.instances.includes(id))
+          .map((InstanceId) => ({
+            InstanceId,
+            AutoScalingGroupName: group.name,
+            LifecycleState: group.standby.includes(InstanceId) ? 'Standby' : 'InService',
+            HealthStatus: 'HEALTHY',
+            ProtectedFromScaleIn: false,
+          })),
+      };
+    });
   mock.on(DescribeScalingActivitiesCommand).callsFake(async () => {
     guard('DescribeScalingActivities');
     const now = clock().getTime();

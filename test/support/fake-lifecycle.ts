@@ -4,6 +4,8 @@ import {
   type CompleteLifecycleActionCommandInput,
   DescribeAutoScalingGroupsCommand,
   type DescribeAutoScalingGroupsCommandInput,
+  DescribeAutoScalingInstancesCommand,
+  type DescribeAutoScalingInstancesCommandInput,
   DescribeLifecycleHooksCommand,
   type DescribeLifecycleHooksCommandInput,
   RecordLifecycleActionHeartbeatCommand,
@@ -116,6 +118,26 @@ export function fakeLifecycle(groups: FakeGroup[]) {
               HealthStatus: 'Healthy',
             })),
           })),
+      };
+    });
+  // The listed instances that belong to a group (others are left out, no error), as AWS answers.
+  mock
+    .on(DescribeAutoScalingInstancesCommand)
+    .callsFake(async (input: DescribeAutoScalingInstancesCommandInput) => {
+      await guard('DescribeAutoScalingInstances');
+      const ids = input.InstanceIds ?? [];
+      return {
+        AutoScalingInstances: groups.flatMap((g) =>
+          g.instances
+            .filter((i) => ids.includes(i.id))
+            .map((i) => ({
+              InstanceId: i.id,
+              AutoScalingGroupName: g.name,
+              LifecycleState: i.state,
+              HealthStatus: 'HEALTHY',
+              ProtectedFromScaleIn: false,
+            })),
+        ),
       };
     });
   mock.on(DescribeLifecycleHooksCommand).callsFake(async (input: DescribeLifecycleHooksCommandInput) => {

@@ -289,6 +289,7 @@ describe('node-lifecycle in the packaged template', () => {
         Effect: 'Allow',
         Action: [
           'autoscaling:DescribeAutoScalingGroups',
+          'autoscaling:DescribeAutoScalingInstances',
           'autoscaling:DescribeLifecycleHooks',
           'ec2:DescribeInstances',
         ],

@@ -82,6 +82,19 @@ describe('node-lifecycle never drains a node a person opted out', () => {
     expect(w.nodes.node('w1').labels[LEAVING_LABEL]).toBeUndefined();
   });
 
+  for (const event of ['spot-interruption.json', 'state-change-shutting-down.json']) {
+    it(`${event} for a node whose instance a person put in Standby: skipped (maintenance), not drained`, async () => {
+      const w = setUp();
+      const instance = w.asg.groups[0]?.instances.find((i) => i.id === W1);
+      if (instance) instance.state = 'Standby';
+      const { outcomes } = await run(w, fixture(event));
+      expect(kinds(outcomes)).toEqual(['skipped/maintenance']);
+      expect(outcomes[0]?.detail).toContain('Standby');
+      expect(w.nodes.node('w1').availability).toBe('active');
+      expect(w.nodes.node('w1').labels[LEAVING_LABEL]).toBeUndefined();
+    });
+  }
+
   it('still drains a node labelled exclude=false', async () => {
     const w = setUp();
     w.nodes.run('w1', 2);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { LifecycleOutcome } from '../../../../functions/node-lifecycle/node-lifecycle';
 import type { NodeLifecycleDeps } from '../../../../functions/node-lifecycle/types';
+import { createInstanceGroups } from '../../../../shared/adapters/autoscaling';
 import { createCloudInstances } from '../../../../shared/adapters/ec2';
 import { createLifecycleActions } from '../../../../shared/adapters/lifecycle';
 import { fakeEc2 } from '../../../support/fake-ec2';
@@ -69,6 +70,7 @@ export function world(options: { groups?: FakeGroup[]; instances?: Parameters<ty
     tasks: nodes,
     instances: createCloudInstances(ec2.client, CLUSTER_TAG),
     lifecycle: createLifecycleActions(asg.client),
+    groups: createInstanceGroups(asg.client),
     notifier,
     clock: { now: () => clock.now },
     settings,

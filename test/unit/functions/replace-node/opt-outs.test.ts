@@ -4,8 +4,10 @@ import {
   replaceNodes,
   type Target,
 } from '../../../../functions/replace-node/replace-node';
+import { createInstanceGroups } from '../../../../shared/adapters/autoscaling';
 import { createCloudInstances } from '../../../../shared/adapters/ec2';
 import { createLogger } from '../../../../shared/adapters/logger';
+import { fakeAutoScaling } from '../../../support/fake-autoscaling';
 import { fakeEc2 } from '../../../support/fake-ec2';
 import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
 import { fastRetry } from '../../../support/fake-swarm';
@@ -16,9 +18,12 @@ const log = createLogger({ level: 'error', sink: () => {} });
 const cluster = { key: 'swarm-reflex:cluster', value: 'prod' };
 
 let ec2: ReturnType<typeof fakeEc2> | undefined;
+let asg: ReturnType<typeof fakeAutoScaling> | undefined;
 afterEach(() => {
   ec2?.mock.restore();
+  asg?.mock.restore();
   ec2 = undefined;
+  asg = undefined;
 });
 
 /** 3 managers + 3 workers, w1 down for an hour, its instance tagged for this cluster. */
@@ -100,5 +105,53 @@ describe('replace-node never replaces a node a person opted out', () => {
     swarm.node('w1').labels = { 'com.swarm-reflex.exclude': 'false' };
     const { outcomes } = await replace(deps, { by: 'node', value: 'w1' });
     expect(outcomes[0]).toMatchObject({ kind: 'replaced' });
+  });
+});
+
+describe('replace-node never replaces a node whose instance a person put in Auto Scaling Standby', () => {
+  /** w1's instance in the worker group, in Standby (or InService). */
+  function inGroup(standby: boolean) {
+    const c = cluster6(true);
+    asg = fakeAutoScaling(
+      {
+        name: 'prod-workers',
+        min: 1,
+        max: 6,
+        desired: 3,
+        instances: ['i-0000000000000a001', 'i-0000000000000a002'],
+        standby: standby ? ['i-0000000000000a001'] : [],
+      },
+      () => now,
+    );
+    c.deps.groups = createInstanceGroups(asg.client);
+    return c;
+  }
+
+  it('refuses a down node whose instance is in Standby: maintenance, nothing removed or terminated', async () => {
+    const { swarm, deps } = inGroup(true);
+    const { outcomes } = await replace(deps, { by: 'node', value: 'w1' });
+    expect(outcomes[0]).toMatchObject({
+      kind: 'refused',
+      reason: 'maintenance',
+      detail: expect.stringContaining('Standby'),
+    });
+    expect(swarm.removed).toEqual([]);
+    expect(swarm.swarm.labels).toEqual({});
+    expect(ec2?.terminated).toEqual([]);
+  });
+
+  it('replaces the same node once its instance is back InService', async () => {
+    const { deps } = inGroup(false);
+    const { outcomes } = await replace(deps, { by: 'node', value: 'w1' });
+    expect(outcomes[0]).toMatchObject({ kind: 'replaced' });
+    expect(ec2?.terminated).toEqual(['i-0000000000000a001']);
+  });
+
+  it('replaces nothing when Auto Scaling cannot say (fails, to be retried)', async () => {
+    const { swarm, deps } = inGroup(false);
+    if (asg) asg.hooks.fail = Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
+    await expect(replace(deps, { by: 'node', value: 'w1' })).rejects.toThrow(/Auto Scaling|Rate exceeded/);
+    expect(swarm.removed).toEqual([]);
+    expect(ec2?.terminated).toEqual([]);
   });
 });
