@@ -10,7 +10,7 @@
 
 /**
  * Files that hold a safety guard (quorum, storm, grace, rate limit, cooldown, bounds, opt-in,
- * cluster tag, target matching): `npm run mutate -- --guards` mutates these (not CI: see README).
+ * cluster tag, target matching): `npm run mutate -- --guards` mutates these, and so does CI.
  */
 export const guardModules = [
   'functions/scale-service/decide.ts',
@@ -42,10 +42,10 @@ export const decisionModules = ['functions/*/*.ts', '!functions/*/handler.ts', '
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  // The unit project only (the integration tests start real swarms), with scripts/mutate-setup.ts.
-  // Not Stryker's `testFiles`: with it, Stryker 10 activates static mutants (module-level
-  // constants such as a regular expression) only after the module has loaded, so that every
-  // one of them survives whatever the tests check.
+  // The unit project only (the integration tests start real swarms): a vitest configuration
+  // that has no other project. Not Stryker's `testFiles`: with it, Stryker 10 activates static
+  // mutants (module-level constants such as a regular expression) only after the module has
+  // loaded, so that every one of them survives whatever the tests check.
   vitest: { configFile: 'scripts/mutate-vitest.config.ts', related: true },
   // `npm run mutate -- <files…>` (scripts/mutate.ts) narrows this with --mutate.
   mutate: decisionModules,

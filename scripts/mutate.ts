@@ -3,7 +3,7 @@
  * configured in stryker.config.mjs), then the score of each file and of each function.
  *
  *   npm run mutate                        every decision module
- *   npm run mutate -- --guards            the files that hold a safety guard
+ *   npm run mutate -- --guards            the files that hold a safety guard (what CI runs)
  *   npm run mutate -- <file.ts> [<file.ts>…]  only these
  *
  *   --min-score <n>                       fail (exit 1) when the score of all the files together is below n

@@ -254,6 +254,17 @@ describe('completeScaleIns: the guards of a scale-in’s second phase', () => {
     expect(swarm.removed).toEqual([]);
   });
 
+  it('fails, and terminates nothing, when its claim cannot be written for another reason than a conflict', async () => {
+    const { deps, swarm, terminated } = empty();
+    swarm.updateNode = async () => {
+      throw new DependencyUnavailableError('docker', 'connect ECONNREFUSED');
+    };
+    expect(await completeScaleIns(deps, log, undefined, { failures: 'report' })).toEqual([
+      expect.objectContaining({ kind: 'failed', hostname: 'w1' }),
+    ]);
+    expect(terminated).toEqual([]);
+  });
+
   it('never terminates without a worker group, and never without the node’s instance label', async () => {
     const noGroup = empty();
     expect(await completeScaleIns({ ...noGroup.deps, group: undefined }, log)).toEqual([

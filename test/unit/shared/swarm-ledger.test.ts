@@ -138,6 +138,10 @@ describe('the replacement ledger: what the hourly limit counts', () => {
     expect(byId.g).toMatchObject({ role: 'manager', ghost: true });
   });
 
+  it('ignores a claim whose down-since cannot be read, even with a readable claim time', () => {
+    expect(readReplacementClaims(label('n', `${ago(60).toISOString()} soon worker`))).toEqual([]);
+  });
+
   it('lists the claims newest first', () => {
     const claims = readReplacementClaims({
       ...label('b', ago(120).toISOString()),

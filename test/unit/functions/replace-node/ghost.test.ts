@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ghostEvidence, ghostsAmong } from '../../../../functions/replace-node/ghost';
 import type { InstanceInfo } from '../../../../shared/domain/cloud';
 import { FakeNodes } from '../../../support/fake-nodes';
-import { stubCloud } from './stub-cloud';
+import { replaceOnce, stubCloud } from './stubs';
 
 // A ghost leaves without the storm guard and without a slot of the hourly limit: the evidence
 // that its machine is gone must be real, and only other down nodes are looked at, only when
@@ -70,5 +70,54 @@ describe('ghostsAmong: the other down nodes that are ghosts, looked up only for 
     const ghosts = await ghostsAmong(cloud, swarm.nodes, swarm.node('w1'), 0.34);
     expect(ghosts).toEqual(new Set([swarm.node('w2').id]));
     expect(lookups.sort()).toEqual(['i-0000000000000002', 'i-0000000000000003']);
+  });
+});
+
+describe('removeGhost: the claim that keeps its down-since is its own', () => {
+  const now = new Date('2026-11-24T12:00:00Z');
+  const ago = (s: number) => new Date(now.getTime() - s * 1_000).toISOString();
+  /** m3, a ghost manager we demoted 10 s ago (its UpdatedAt moved), its instance terminated. */
+  function demotedGhost() {
+    const swarm = new FakeNodes()
+      .add('m1', { role: 'manager' })
+      .add('m2', { role: 'manager' })
+      .add('m3', {
+        state: 'down',
+        updatedAt: new Date(now.getTime() - 10_000),
+        engineLabels: { 'aws.instance-id': 'i-0000000000000c003' },
+      });
+    swarm.swarm.labels = {
+      // Our claim for m3, with the down-since our demotion moved; and a newer claim of another node.
+      [`com.swarm-reflex.replacing.${swarm.node('m3').id}`]: `${ago(20)} ${ago(3_600)} manager ghost`,
+      'com.swarm-reflex.replacing.nodeother000000000000000': `${ago(5)} ${ago(100)} worker`,
+    };
+    const { cloud } = stubCloud([
+      { ...at('10.0.0.12', undefined, 'i-0000000000000c003'), state: 'terminated' },
+    ]);
+    return { swarm, cloud };
+  }
+
+  it('removes the ghost by the down-since of its own claim, and names its terminated instance', async () => {
+    const { swarm, cloud } = demotedGhost();
+    expect(await replaceOnce(swarm, cloud, { by: 'node', value: 'm3' }, now)).toMatchObject({
+      kind: 'removed-ghost',
+      hostname: 'm3',
+      instance: 'i-0000000000000c003',
+    });
+    expect(swarm.removed).toEqual(['m3']);
+  });
+
+  it('says the ghost came back, not that it was removed, when Swarm finds it Ready at the removal', async () => {
+    const { swarm, cloud } = demotedGhost();
+    const remove = swarm.removeNode.bind(swarm);
+    swarm.removeNode = async (id, options) => {
+      swarm.node('m3').state = 'ready';
+      return remove(id, options);
+    };
+    expect(await replaceOnce(swarm, cloud, { by: 'node', value: 'm3' }, now)).toMatchObject({
+      kind: 'refused',
+      reason: 'node-came-back',
+    });
+    expect(swarm.removed).toEqual([]);
   });
 });

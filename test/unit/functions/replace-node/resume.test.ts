@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replaceNodes } from '../../../../functions/replace-node/replace-node';
 import type { Target } from '../../../../functions/replace-node/target';
-import type { ReplaceNodeDeps } from '../../../../functions/replace-node/types';
-import { createLogger } from '../../../../shared/adapters/logger';
 import type { InstanceInfo } from '../../../../shared/domain/cloud';
 import {
   REPLACEMENT_CLAIM_PREFIX,
@@ -12,9 +9,8 @@ import {
   REPLACING_ROLE_TAG,
   REPLACING_SINCE_TAG,
 } from '../../../../shared/domain/labels';
-import { FakeNodes, recordingNotifier } from '../../../support/fake-nodes';
-import { fastRetry } from '../../../support/fake-swarm';
-import { stubCloud } from './stub-cloud';
+import { FakeNodes } from '../../../support/fake-nodes';
+import { replaceOnce, stubCloud } from './stubs';
 
 // Resuming a replacement whose node has already left terminates an instance on the strength
 // of its tags: the rules that make those tags enough — this cluster's instance, tagged as
@@ -23,7 +19,6 @@ import { stubCloud } from './stub-cloud';
 const now = new Date('2026-11-24T12:00:00Z');
 const ago = (s: number) => new Date(now.getTime() - s * 1_000).toISOString();
 const cluster = { key: 'swarm-reflex:cluster', value: 'prod' };
-const log = createLogger({ level: 'error', sink: () => {} });
 const GONE = 'nodegone0000000000000000';
 
 /** The instance a replacement of node GONE (hostname old-1, at 10.0.0.99) tagged, and removed its node. */
@@ -49,27 +44,7 @@ function tagged(p: { tags?: Record<string, string | undefined>; state?: string }
 async function resumeFor(target: Target, instances: InstanceInfo[], p: { swarm?: FakeNodes } = {}) {
   const swarm = p.swarm ?? new FakeNodes().add('m1', { role: 'manager' }).add('w1');
   const { cloud, terminated, untagged } = stubCloud(instances);
-  const deps: ReplaceNodeDeps = {
-    swarm,
-    cloud,
-    notifier: recordingNotifier(),
-    clock: { now: () => now },
-    settings: {
-      nodeDownGraceSeconds: 120,
-      maxDownShare: 0.34,
-      maxReplacementsPerHour: 2,
-      updateAttempts: 5,
-      clusterTag: cluster,
-    },
-    ...fastRetry,
-  };
-  const result = await replaceNodes(deps, {
-    targets: [{ ref: 'a0', target }],
-    ignored: [],
-    dryRun: false,
-    log,
-  });
-  return { outcome: result.outcomes[0], terminated, untagged };
+  return { outcome: await replaceOnce(swarm, cloud, target, now), terminated, untagged };
 }
 
 const byId: Target = { by: 'instance-id', value: 'i-0000000000000e001' };
@@ -156,6 +131,18 @@ describe('resume: only when the node is gone and its removal was ours', () => {
     );
     expect(outcome).toMatchObject({ kind: 'skipped', reason: 'in-progress' });
     expect(terminated).toEqual([]);
+  });
+
+  it('never terminates an instance that now runs another node, and says which; its stale tags go', async () => {
+    const swarm = new FakeNodes().add('m1', { role: 'manager' }).add('w9', { address: '10.0.0.99' });
+    const { outcome, terminated, untagged } = await resumeFor(byId, [tagged()], { swarm });
+    expect(outcome).toMatchObject({
+      kind: 'refused',
+      reason: 'instance-in-use',
+      detail: expect.stringContaining(`now runs node w9 (${swarm.node('w9').id})`),
+    });
+    expect(terminated).toEqual([]);
+    expect(untagged).toEqual(['i-0000000000000e001']);
   });
 
   it('takes a claim of ours on the swarm for that node as proof of the removal', async () => {

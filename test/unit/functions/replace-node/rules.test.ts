@@ -216,6 +216,9 @@ describe('checkInstance: only this node’s instance, of this cluster', () => {
     expect(checkInstance(instance(), cluster, labelled.node('w1'), labelled.nodes)).toMatchObject({
       reason: 'instance-in-use',
     });
+    expect(
+      checkInstance(instance({ privateIp: undefined }), cluster, labelled.node('w1'), labelled.nodes)?.detail,
+    ).toContain('i-0000000000000a001 (no address) also backs node w2');
   });
 
   it('never matches nodes by an address the instance does not have', () => {

@@ -140,7 +140,10 @@ describe('scaleInCandidates: only Ready, active workers of this group that are n
       worker(4, { createdAt: at(-20_000) }),
     ];
     const tasks = [...running('w3', 2)];
-    expect(scaleInCandidates(nodes, tasks, g).map((n) => n.id)).toEqual(['w1', 'w2', 'w4', 'w3']);
+    // Whatever order the swarm lists them in.
+    for (const listed of [nodes, [...nodes].reverse()]) {
+      expect(scaleInCandidates(listed, tasks, g).map((n) => n.id)).toEqual(['w1', 'w2', 'w4', 'w3']);
+    }
   });
 });
 
@@ -218,10 +221,12 @@ describe('decideNodeScale: a scale-up while workers drain cancels drains instead
     expect(d.kind === 'cancel-drain' && d.nodes.map((n) => n.id)).toEqual(['w2', 'w3']);
   });
 
-  it('breaks a tie in tasks by the most recent drain first', () => {
-    const nodes = [draining(1, at(-90_000)), draining(2, at(-30_000))];
-    const d = decideNodeScale({ group: group(), nodes, tasks: [], delta: 1, now, settings });
-    expect(d.kind === 'cancel-drain' && d.nodes.map((n) => n.id)).toEqual(['w2']);
+  it('breaks a tie in tasks by the most recent drain first, whatever order the swarm lists them in', () => {
+    const nodes = [draining(1, at(-60_000)), draining(2, at(-30_000)), draining(3, at(-90_000))];
+    for (const listed of [nodes, [...nodes].reverse()]) {
+      const d = decideNodeScale({ group: group(), nodes: listed, tasks: [], delta: 3, now, settings });
+      expect(d.kind === 'cancel-drain' && d.nodes.map((n) => n.id)).toEqual(['w2', 'w1', 'w3']);
+    }
   });
 
   it('never cancels a worker whose instance a caller is terminating right now', () => {

@@ -7,6 +7,7 @@ import {
 } from '../../../../functions/scale-service/decide';
 import { SCALED_AT_LABEL } from '../../../../shared/domain/labels';
 import type { ServiceState } from '../../../../shared/domain/swarm';
+import { FakeSwarm } from '../../../support/fake-swarm';
 
 // The safety guards of one scaling decision, each pinned at its edge: the opt-in and the
 // range of every com.df.* label, the bounds, the cooldown and the service mode.
@@ -14,17 +15,11 @@ import type { ServiceState } from '../../../../shared/domain/swarm';
 const now = new Date('2026-11-24T12:00:00.000Z');
 const up = [{ kind: 'delta' as const, delta: 1 }];
 
-function service(labels: Record<string, string>, replicas = 2): ServiceState {
-  return {
-    id: 'x',
-    name: 'web',
-    version: 1,
-    mode: 'replicated',
-    replicas,
-    labels,
-    updatedAt: new Date(0),
-    spec: {},
-  };
+/** A replicated service as the swarm reads it. */
+async function service(labels: Record<string, string>, replicas = 2): Promise<ServiceState> {
+  const state = await new FakeSwarm().add('web', { replicas, labels }).inspectService('web');
+  if (!state) throw new Error('no service web');
+  return state;
 }
 
 const kindOf = (labels: Record<string, string>) => readPolicy(labels, 60).kind;
@@ -116,36 +111,36 @@ describe('cooldownUntil: the cooldown and the clock skew it tolerates', () => {
 describe('decideScale: the guards in the order a service meets them', () => {
   const opted = { 'com.df.scaleMax': '6', 'com.df.scaleMin': '2' };
 
-  it('never scales a service that is not in replicated mode, whatever replica count it reports', () => {
+  it('never scales a service that is not in replicated mode, whatever replica count it reports', async () => {
     for (const mode of ['global', 'other'] as const) {
-      expect(decideScale({ ...service(opted, 3), mode }, up, now, 60), mode).toMatchObject({
+      expect(decideScale({ ...(await service(opted, 3)), mode }, up, now, 60), mode).toMatchObject({
         kind: 'ignore',
         reason: 'global-mode',
       });
     }
   });
 
-  it('never scales a replicated service whose replica count is unknown', () => {
-    expect(decideScale({ ...service(opted), replicas: undefined }, up, now, 60)).toMatchObject({
+  it('never scales a replicated service whose replica count is unknown', async () => {
+    expect(decideScale({ ...(await service(opted)), replicas: undefined }, up, now, 60)).toMatchObject({
       kind: 'ignore',
       reason: 'global-mode',
     });
   });
 
-  it('refuses a service whose com.df.* labels are invalid, saying which', () => {
-    expect(decideScale(service({ 'com.df.scaleMax': 'lots' }), up, now, 60)).toEqual({
+  it('refuses a service whose com.df.* labels are invalid, saying which', async () => {
+    expect(decideScale(await service({ 'com.df.scaleMax': 'lots' }), up, now, 60)).toEqual({
       kind: 'skip',
       reason: 'invalid-labels',
       detail: 'com.df.scaleMax="lots" must be a whole number from 1 to 10000',
     });
   });
 
-  it('says which bound stopped it', () => {
-    expect(decideScale(service(opted, 6), up, now, 60)).toMatchObject({
+  it('says which bound stopped it', async () => {
+    expect(decideScale(await service(opted, 6), up, now, 60)).toMatchObject({
       reason: 'at-max',
       detail: expect.stringContaining('com.df.scaleMax is 6'),
     });
-    expect(decideScale(service(opted, 2), [{ kind: 'delta', delta: -1 }], now, 60)).toMatchObject({
+    expect(decideScale(await service(opted, 2), [{ kind: 'delta', delta: -1 }], now, 60)).toMatchObject({
       reason: 'at-min',
       detail: expect.stringContaining('com.df.scaleMin is 2'),
     });

@@ -14,7 +14,7 @@ import {
 import { createLogger } from '../../../../shared/adapters/logger';
 import type { AlertmanagerWebhook } from '../../../../shared/domain/alerts';
 import { DependencyUnavailableError } from '../../../../shared/domain/errors';
-import { SCALED_AT_LABEL } from '../../../../shared/domain/labels';
+import { LAST_SCALE_LABEL, SCALED_AT_LABEL } from '../../../../shared/domain/labels';
 import type { ServiceState } from '../../../../shared/domain/swarm';
 import { FakeSwarm, fastRetry } from '../../../support/fake-swarm';
 
@@ -521,5 +521,29 @@ describe('scaleService: the guards around the decision', () => {
     );
     expect(result.outcomes.filter((o) => o.kind === 'scaled')).toHaveLength(10);
     expect(most).toBe(4);
+  });
+});
+
+describe('scaleService: an update whose answer was lost', () => {
+  const opted = { 'com.df.scaleMax': '4' };
+
+  it('is recognised only by both labels it wrote: after another write it decides again', async () => {
+    for (const overwritten of [SCALED_AT_LABEL, LAST_SCALE_LABEL]) {
+      const swarm = new FakeSwarm().add('web', { replicas: 1, labels: opted });
+      const update = swarm.updateService.bind(swarm);
+      let lost = 1;
+      swarm.updateService = async (state, change) => {
+        await update(state, change);
+        if (lost-- > 0) {
+          // Another writer changes one of the labels before the re-read.
+          const labels = swarm.services.get('web')?.labels ?? {};
+          labels[overwritten] =
+            overwritten === SCALED_AT_LABEL ? new Date(now.getTime() - 1_000).toISOString() : '5->6';
+          throw new DependencyUnavailableError('docker', 'socket hang up');
+        }
+      };
+      const result = await run(swarm, [{ labels: { service: 'web', scale: 'up' } }]);
+      expect(result.outcomes, overwritten).toMatchObject([{ kind: 'skipped', reason: 'cooldown' }]);
+    }
   });
 });
