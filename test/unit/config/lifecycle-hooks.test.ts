@@ -88,6 +88,15 @@ describe('deploy/lifecycle-hooks.yml', () => {
     }
   });
 
+  it('names the hooks node-lifecycle answers (LIFECYCLE_HOOKS), here, in the stack and in the CLI script alike', () => {
+    const names = [...new Set(hooks.map((h) => h.name))].sort();
+    expect([...defaults.lifecycleHooks].sort()).toEqual(names);
+    expect(serverless.params.default.lifecycleHooks?.split(',').sort()).toEqual(names);
+    const script = readFileSync(join(ROOT, 'deploy', 'lifecycle-hooks.sh'), 'utf8');
+    const inScript = [...script.matchAll(/^(?:TERMINATE|LAUNCH)_HOOK=(\S+)$/gm)].map((m) => m[1]);
+    expect(inScript.sort()).toEqual(names);
+  });
+
   it('deploys the function with the defaults it documents', () => {
     expect(Number(serverless.params.default.lifecycleDrainTimeoutSeconds)).toBe(
       defaults.lifecycleDrainTimeoutSeconds,
