@@ -54,6 +54,8 @@ async function applyStep(
           return { ...plan.ref, kind: 'skipped', reason: 'in-progress', steps: done, detail };
         }
         log.info('a note on the node lost a race; the next pass writes it again', { node: step.node.id });
+        // Not work found done: another writer got there first, and the plan's outcome stands.
+        effects.taken++;
         return undefined;
       }
       break;

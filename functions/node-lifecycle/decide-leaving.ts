@@ -49,7 +49,9 @@ export function decideLeaving(v: LeavingView, settings: Settings): Decision {
     });
   }
   if (node.state === 'down' && isDeparture(leaving.cause)) return decideGone(v, ref);
-  if (v.waits.length > 0) return decideTerminating(v, ref, settings);
+  // AWS is terminating its instance (held by a hook of ours, or only by another tool's): it
+  // leaves once empty, a manager demoted first while quorum allows.
+  if (v.waits.length > 0 || leaving.cause === 'terminate-hook') return decideTerminating(v, ref, settings);
   if (leaving.cause === 'scheduled') return decideScheduled(v, ref, settings);
   const detail = `${node.hostname} is leaving (${leaving.cause} since ${leaving.since.toISOString()}); it is removed once Swarm marks it down`;
   return outcome({ ...ref, kind: 'waiting', reason: 'leaving', detail });
@@ -89,7 +91,11 @@ function decideTerminating(v: LeavingView, ref: Ref, settings: Settings): Decisi
       ? ` after LIFECYCLE_DRAIN_TIMEOUT_SECONDS (${settings.lifecycleDrainTimeoutSeconds} s) with ${v.tasks} task(s) still on it`
       : '';
   const actions = v.waits.map((w) => w.action);
-  const detail = `${node.hostname} left the swarm${late}; ${actions.map((a) => a.hook).join(', ')} completed with CONTINUE for ${actions[0]?.instance}`;
+  const hooks =
+    actions.length > 0
+      ? `${actions.map((a) => a.hook).join(', ')} completed with CONTINUE for ${actions[0]?.instance}`
+      : 'its instance waits in no hook of ours (LIFECYCLE_HOOKS): nothing to complete';
+  const detail = `${node.hostname} left the swarm${late}; ${hooks}`;
   return plan(ref, { kind: 'acted', reason: 'left' }, detail, [
     claimStep(node, now),
     // Its instance still runs (it waits for us), so Swarm sees it Ready: force.

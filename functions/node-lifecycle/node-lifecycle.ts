@@ -86,9 +86,11 @@ async function forInstance(
 ): Promise<LifecycleOutcome> {
   const instance = await clusterInstance(deps, id);
   if ('kind' in instance) return instance;
-  // A terminate hook's instance is in Terminating:Wait: only the other events need the read.
-  const lifecycleState =
-    event.kind === 'terminate-hook' ? undefined : (await deps.groups?.lifecycleStates([id]))?.get(id);
+  // Standby (a person's opt-out) holds against a warning of what may come (a rebalance
+  // recommendation, a maintenance window), not against a departure: an instance Spot reclaims
+  // or that shuts down goes whatever its state, and its node is better drained than killed.
+  const warning = event.kind === 'rebalance' || event.kind === 'scheduled';
+  const lifecycleState = warning ? (await deps.groups?.lifecycleStates([id]))?.get(id) : undefined;
   const retry = { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random };
   return retryAttempt(retry, async () => {
     let first: LifecycleOutcome | undefined;

@@ -48,8 +48,11 @@ function waitsOf(
 }
 
 /** An instance that waits in no hook of ours (only in another tool's): nothing to answer. */
-function notOurs(gi: GroupInstance, transition: 'launch' | 'terminate'): Decision {
-  const detail = `${gi.id} (${gi.group}) waits in no ${transition} hook named in LIFECYCLE_HOOKS: left to the tool whose hook it is`;
+function notOurs(gi: GroupInstance, view: ReconcileView, transition: 'launch' | 'terminate'): Decision {
+  const names = (view.hooks.get(gi.group) ?? [])
+    .filter((h) => h.transition === transition)
+    .map((h) => h.name);
+  const detail = `${gi.id} (${gi.group}) waits only in ${transition} hooks not named in LIFECYCLE_HOOKS (${names.join(', ') || 'none listed'}): left to the tool whose hooks they are (if they are swarm-reflex's, add them to LIFECYCLE_HOOKS)`;
   return outcome({ subject: gi.id, instance: gi.id, kind: 'ignored', reason: 'foreign-hook', detail });
 }
 
@@ -84,7 +87,7 @@ export function decideTerminatingInstance(
     };
   }
   if ('none' in found) {
-    if (actions.length === 0) return { decision: notOurs(gi, 'terminate') };
+    if (actions.length === 0) return { decision: notOurs(gi, view, 'terminate') };
     const detail = `${id} (${gi.group}) runs no node of the swarm: its terminate hook is completed`;
     const steps = [
       ...completeSteps(actions, 'CONTINUE'),
@@ -126,7 +129,7 @@ export function decidePendingInstance(
   settings: LifecycleSettings,
 ): Decision {
   const actions = waitsOf(gi, view, settings, 'launch').map((w) => w.action);
-  if (actions.length === 0) return notOurs(gi, 'launch');
+  if (actions.length === 0) return notOurs(gi, view, 'launch');
   const id = gi.id;
   if (gi.lifecycleState === WARMED_PENDING_WAIT) {
     // Going into the warm pool (stopped): it joins when it leaves the pool, through Pending:Wait.
@@ -151,6 +154,13 @@ export function decidePendingInstance(
   if (info && !tagged(info, settings.clusterTag)) {
     const detail = `${id} (${gi.group}) does not carry the cluster tag: its hook is not answered`;
     return outcome({ subject: id, instance: id, kind: 'ignored', reason: 'not-cluster-instance', detail });
+  }
+  // A member already (back from Standby, or restarting): its LaunchTime says nothing of this
+  // wait, so it is never abandoned; the hook is completed once the node is Ready again.
+  const member = view.nodes.find((n) => n.engineLabels[INSTANCE_ID_LABEL] === id);
+  if (member) {
+    const detail = `${id} (${gi.group}) runs node ${member.hostname}, ${member.state}: its launch hook is completed once the node is Ready (never abandoned: the instance is a member already)`;
+    return outcome({ ...refOf(id, member), kind: 'waiting', reason: 'not-joined', detail });
   }
   const launched = info?.launchTime;
   const waited = launched ? view.now.getTime() - launched.getTime() : undefined;

@@ -3,7 +3,7 @@ import { DependencyUnavailableError, QuorumLostError } from '../../shared/domain
 import { REPLACING_NODE_TAG, REPLACING_SINCE_TAG, SCALE_IN_LABEL } from '../../shared/domain/labels';
 import { readLeaving } from '../../shared/domain/leaving';
 import type { Logger } from '../../shared/domain/log';
-import { optOutOf } from '../../shared/domain/opt-out';
+import { isStandby, optOutOf } from '../../shared/domain/opt-out';
 import { retryAttempt } from '../../shared/domain/retry';
 import type { NodeState } from '../../shared/domain/swarm';
 import {
@@ -124,13 +124,6 @@ async function attempt(
   let instance: InstanceInfo | undefined;
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
-    // Its instance in Auto Scaling Standby: a person took it out of service (not even a ghost removal).
-    if (instance && deps.groups) {
-      const state = (await deps.groups.lifecycleStates([instance.id])).get(instance.id);
-      const standby = optOutOf(node, state);
-      if (standby)
-        return refused(deps, name, node, standby.reason, `${standby.detail}; not replaced`, undefined);
-    }
     const gone = node.state === 'down' ? await ghostEvidence(deps.cloud, node, instance, nodes) : undefined;
     if (gone) return removeGhost(deps, { name, nodes, node, gone }, instance, run);
     const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);
@@ -144,8 +137,19 @@ async function attempt(
         refusal.detail,
         node.state === 'down' ? 'warning' : undefined,
       );
+    // Its own live instance in Auto Scaling Standby: a person took it out of service. (An
+    // instance that is gone is not protected by it: its node is removed as a ghost, above.)
+    const standby = instance ? await standbyOptOut(deps, node, instance.id) : undefined;
+    if (standby)
+      return refused(deps, name, node, standby.reason, `${standby.detail}; not replaced`, undefined);
   }
   return replace(deps, { name, nodes, node, instance }, run);
+}
+
+/** The opt-out of a node whose instance Auto Scaling lists in Standby (undefined: none, or not read). */
+async function standbyOptOut(deps: ReplaceNodeDeps, node: NodeState, instanceId: string) {
+  const state = (await deps.groups?.lifecycleStates([instanceId]))?.get(instanceId);
+  return isStandby(state) ? optOutOf(node, state) : undefined;
 }
 
 /** Decide with the ledger on the swarm (the hourly limit, our own claim); plan; apply the plan. */

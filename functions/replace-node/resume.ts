@@ -13,6 +13,7 @@ import {
   REPLACING_TAGS,
 } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
+import { isStandby } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
 import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
 import { quorumRefusal } from './rules';
@@ -134,6 +135,12 @@ async function notResumable(
   }
   const lost = quorumRefusal(nodes);
   if (lost?.kind === 'refuse') return refused(deps, name, undefined, lost.reason, lost.detail, lost.severity);
+  // A person took the instance out of service since: it is theirs until it leaves Standby.
+  const state = (await deps.groups?.lifecycleStates([instance.id]))?.get(instance.id);
+  if (isStandby(state)) {
+    const detail = `${instance.id} (tagged for node ${nodeId}, which left the swarm) is in Auto Scaling ${state}: a person took it out of service; not terminated (aws autoscaling exit-standby hands it back)`;
+    return refused(deps, name, undefined, 'maintenance', detail, undefined);
+  }
   const since = Date.parse(instance.tags[REPLACING_SINCE_TAG] ?? '');
   // Another caller's replacement is given a minute to finish; our own is resumed at once.
   if (

@@ -175,13 +175,49 @@ describe('node-lifecycle: hooks another tool put on the group', () => {
 
   it('drains the node on another tool’s terminate hook, but never completes that hook', async () => {
     const w = setUp();
+    w.nodes.run('w1', 2);
     terminating(w);
     const { outcomes } = await run(w, named('terminate-hook.json', 'backup-agent-flush'));
     expect(outcomes[0]).toMatchObject({
       kind: 'acted',
+      reason: 'drained',
       detail: expect.stringContaining('not in LIFECYCLE_HOOKS'),
     });
     expect(w.nodes.node('w1').availability).toBe('drain');
+    expect(w.asg.completed).toEqual([]);
+  });
+
+  it('lets an empty node leave on another tool’s terminate hook, completing nothing', async () => {
+    const w = setUp();
+    terminating(w);
+    const { outcomes } = await run(w, named('terminate-hook.json', 'backup-agent-flush'));
+    expect(outcomes[0]).toMatchObject({
+      kind: 'acted',
+      reason: 'left',
+      detail: expect.stringContaining('no hook of ours'),
+    });
+    expect(w.nodes.removed).toEqual(['w1']);
+    expect(w.asg.completed).toEqual([]);
+  });
+
+  it('demotes a leaving manager (quorum-safe) while only another tool’s hook holds its instance', async () => {
+    const w = setUp({
+      groups: [
+        {
+          name: 'swarm-reflex-prod-managers',
+          instances: [{ id: 'i-0a1b2c3d4e5f6000c', state: 'Terminating:Wait' }],
+          hooks: [{ name: 'backup-agent-flush', transition: 'terminate', heartbeatTimeout: 900 }],
+        },
+      ],
+    });
+    const n = w.nodes.node('m3');
+    n.labels = {
+      ...n.labels,
+      [LEAVING_LABEL]: `terminate-hook ${NOW.toISOString()} swarm-reflex-prod-managers`,
+    };
+    n.availability = 'drain';
+    expect(kinds((await run(w, { reconcile: true })).outcomes)).toEqual(['acted/demoted']);
+    expect(w.nodes.demoted).toEqual(['m3']);
     expect(w.asg.completed).toEqual([]);
   });
 

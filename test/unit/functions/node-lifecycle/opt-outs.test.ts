@@ -82,16 +82,30 @@ describe('node-lifecycle never drains a node a person opted out', () => {
     expect(w.nodes.node('w1').labels[LEAVING_LABEL]).toBeUndefined();
   });
 
-  for (const event of ['spot-interruption.json', 'state-change-shutting-down.json']) {
-    it(`${event} for a node whose instance a person put in Standby: skipped (maintenance), not drained`, async () => {
+  const inStandby = (w: ReturnType<typeof world>) => {
+    const instance = w.asg.groups[0]?.instances.find((i) => i.id === W1);
+    if (instance) instance.state = 'Standby';
+  };
+
+  for (const event of ['rebalance-recommendation.json', 'health-scheduled-change.json']) {
+    it(`${event} for a node whose instance a person put in Standby: skipped (maintenance), not labelled or drained`, async () => {
       const w = setUp();
-      const instance = w.asg.groups[0]?.instances.find((i) => i.id === W1);
-      if (instance) instance.state = 'Standby';
+      inStandby(w);
       const { outcomes } = await run(w, fixture(event));
       expect(kinds(outcomes)).toEqual(['skipped/maintenance']);
       expect(outcomes[0]?.detail).toContain('Standby');
       expect(w.nodes.node('w1').availability).toBe('active');
       expect(w.nodes.node('w1').labels[LEAVING_LABEL]).toBeUndefined();
+    });
+  }
+
+  for (const event of ['spot-interruption.json', 'state-change-shutting-down.json']) {
+    it(`${event} for a node whose instance is in Standby: drained all the same (the instance goes anyway)`, async () => {
+      const w = setUp();
+      inStandby(w);
+      const { outcomes } = await run(w, fixture(event));
+      expect(kinds(outcomes)).toEqual(['acted/drained']);
+      expect(w.nodes.node('w1').availability).toBe('drain');
     });
   }
 

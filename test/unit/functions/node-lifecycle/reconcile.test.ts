@@ -152,6 +152,18 @@ describe('node-lifecycle reconcile: Pending:Wait', () => {
     });
   });
 
+  it('never abandons an instance that is a member already (back from Standby), whatever its LaunchTime', async () => {
+    const w = setUp();
+    state(w, 'i-0a1b2c3d4e5f60002', 'Pending:Wait'); // w2's instance, launched 11:50
+    w.nodes.node('w2').state = 'down'; // its dockerd still restarting
+    later(w, 3_600);
+    expect(kinds((await pass(w)).outcomes)).toEqual(['waiting/not-joined']);
+    expect(w.asg.completed).toEqual([]);
+    w.nodes.node('w2').state = 'ready';
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/completed']);
+    expect(w.asg.completed.map((c) => c.result)).toEqual(['CONTINUE']);
+  });
+
   it('never answers the hook of an instance without the cluster tag', async () => {
     const w = setUp();
     state(w, 'i-0a1b2c3d4e5f60009', 'Pending:Wait');

@@ -140,6 +140,41 @@ describe('replace-node never replaces a node whose instance a person put in Auto
     expect(ec2?.terminated).toEqual([]);
   });
 
+  it('still removes the node as a ghost when its instance in Standby is terminated after all', async () => {
+    const { swarm, deps } = inGroup(true);
+    const tags = { [cluster.key]: cluster.value };
+    const own = ec2?.instances[0];
+    if (own) own.state = 'terminated';
+    ec2?.instances.push({ id: 'i-0000000000000a002', state: 'running', privateIp: '10.0.9.9', tags });
+    const { outcomes } = await replace(deps, { by: 'node', value: 'w1' });
+    expect(outcomes[0]).toMatchObject({ kind: 'removed-ghost', hostname: 'w1' });
+    expect(swarm.removed).toEqual(['w1']);
+    expect(ec2?.terminated).toEqual([]);
+  });
+
+  it('never resumes an interrupted replacement by terminating an instance a person put in Standby since', async () => {
+    const { swarm, deps } = inGroup(true);
+    const instance = ec2?.instances[0];
+    if (!instance) throw new Error('no instance');
+    const w1 = swarm.node('w1');
+    // Our replacement removed w1 (its tags say so) and was cut off before the termination.
+    instance.tags = {
+      ...instance.tags,
+      'swarm-reflex:replacing-node': w1.id,
+      'swarm-reflex:replacing-hostname': 'w1',
+      'swarm-reflex:replacing-since': new Date(now.getTime() - 600_000).toISOString(),
+      'swarm-reflex:replacing-removed': new Date(now.getTime() - 590_000).toISOString(),
+    };
+    swarm.nodes = swarm.nodes.filter((n) => n.id !== w1.id);
+    const { outcomes } = await replace(deps, { by: 'instance-id', value: 'i-0000000000000a001' });
+    expect(outcomes[0]).toMatchObject({
+      kind: 'refused',
+      reason: 'maintenance',
+      detail: expect.stringContaining('Standby'),
+    });
+    expect(ec2?.terminated).toEqual([]);
+  });
+
   it('replaces the same node once its instance is back InService', async () => {
     const { deps } = inGroup(false);
     const { outcomes } = await replace(deps, { by: 'node', value: 'w1' });
