@@ -25,8 +25,13 @@ export interface LeavingView {
   nodes: readonly NodeState[];
   /** Tasks that still occupy it. */
   tasks: number;
-  /** The terminate hooks its instance waits in (Terminating:Wait); empty when it waits in none. */
+  /** The terminate hooks of ours its instance waits in (Terminating:Wait); empty when it waits in none. */
   waits: readonly Wait[];
+  /**
+   * Auto Scaling was read in this pass and lists its instance in a terminating wait (held by
+   * another tool's hook when `waits` is empty). A label alone never says so: it may be stale.
+   */
+  terminating?: boolean;
   now: Date;
 }
 
@@ -51,7 +56,7 @@ export function decideLeaving(v: LeavingView, settings: Settings): Decision {
   if (node.state === 'down' && isDeparture(leaving.cause)) return decideGone(v, ref);
   // AWS is terminating its instance (held by a hook of ours, or only by another tool's): it
   // leaves once empty, a manager demoted first while quorum allows.
-  if (v.waits.length > 0 || leaving.cause === 'terminate-hook') return decideTerminating(v, ref, settings);
+  if (v.waits.length > 0 || v.terminating === true) return decideTerminating(v, ref, settings);
   if (leaving.cause === 'scheduled') return decideScheduled(v, ref, settings);
   const detail = `${node.hostname} is leaving (${leaving.cause} since ${leaving.since.toISOString()}); it is removed once Swarm marks it down`;
   return outcome({ ...ref, kind: 'waiting', reason: 'leaving', detail });
@@ -142,7 +147,10 @@ function keepWaiting(v: LeavingView, held: string | undefined): Step[] {
   if (due.length > 0) labels[LEAVING_HEARTBEAT_LABEL] = now.toISOString();
   if (held !== undefined && node.labels[LEAVING_HELD_LABEL] === undefined) {
     const instance = v.waits[0]?.action.instance;
-    const text = `${held} Its instance ${instance ?? ''} is kept waiting${instance ? ' in its terminate hook (heartbeats) until that is safe or the hook times out' : ''}; nothing was demoted or removed. ${QUORUM_RECOVERY_PROCEDURE}`;
+    const kept = instance
+      ? `Its instance ${instance} is kept waiting in its terminate hook (heartbeats) until that is safe or the hook times out`
+      : `Nothing of ours holds its instance ${node.engineLabels[INSTANCE_ID_LABEL] ?? ''} (no hook in LIFECYCLE_HOOKS): AWS may terminate it at any moment, still a manager`;
+    const text = `${held} ${kept}; nothing was demoted or removed. ${QUORUM_RECOVERY_PROCEDURE}`;
     steps.push(notice('critical', `Leaving manager ${node.hostname} cannot be demoted safely`, text));
     labels[LEAVING_HELD_LABEL] = now.toISOString();
   }

@@ -1,4 +1,5 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
+import { isTerminating } from '../../shared/domain/lifecycle';
 import type { Logger } from '../../shared/domain/log';
 import { type Pause, pausedOutcome } from '../../shared/domain/pause';
 import { retryAttempt } from '../../shared/domain/retry';
@@ -90,7 +91,15 @@ async function forInstance(
   // recommendation, a maintenance window), not against a departure: an instance Spot reclaims
   // or that shuts down goes whatever its state, and its node is better drained than killed.
   const warning = event.kind === 'rebalance' || event.kind === 'scheduled';
-  const lifecycleState = warning ? (await deps.groups?.lifecycleStates([id]))?.get(id) : undefined;
+  const hook = event.kind === 'terminate-hook';
+  const states = warning || hook ? await deps.groups?.lifecycleStates([id]) : undefined;
+  const lifecycleState = states?.get(id);
+  // A terminate hook's event that comes late (a retry, a replay from the failure queue) for an
+  // instance Auto Scaling keeps after all: nothing is drained on its word.
+  if (hook && states !== undefined && !isTerminating(lifecycleState)) {
+    const detail = `Auto Scaling lists ${id} as ${lifecycleState ?? 'in no group'}, not terminating: the event is stale; nothing done`;
+    return { subject: id, instance: id, kind: 'ignored', reason: 'not-leaving-state', detail };
+  }
   const retry = { attempts: deps.settings.updateAttempts, sleep: deps.sleep, random: deps.random };
   return retryAttempt(retry, async () => {
     let first: LifecycleOutcome | undefined;

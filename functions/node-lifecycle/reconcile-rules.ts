@@ -104,6 +104,7 @@ export function decideTerminatingInstance(
       nodes: view.nodes,
       tasks: view.tasksOn(node.id),
       waits,
+      terminating: true,
       now: view.now,
     };
     return { decision: decideLeaving(view1, settings), node };

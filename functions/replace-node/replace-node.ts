@@ -1,5 +1,6 @@
 import type { InstanceInfo } from '../../shared/domain/cloud';
 import { DependencyUnavailableError, QuorumLostError } from '../../shared/domain/errors';
+import { nodesBackedBy } from '../../shared/domain/instance-nodes';
 import { REPLACING_NODE_TAG, REPLACING_SINCE_TAG, SCALE_IN_LABEL } from '../../shared/domain/labels';
 import { readLeaving } from '../../shared/domain/leaving';
 import type { Logger } from '../../shared/domain/log';
@@ -17,7 +18,7 @@ import { ghostEvidence, ghostsAmong, removeGhost } from './ghost';
 import { dryRunOutcome, planReplacement } from './plan';
 import { resume } from './resume';
 import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
-import { abandon, findInstance, refused } from './steps';
+import { abandon, findInstance, isLive, refused } from './steps';
 import { describeTarget, resolveTarget, type Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
@@ -125,7 +126,14 @@ async function attempt(
   if (deps.cloud) {
     instance = await findInstance(deps.cloud, node);
     const gone = node.state === 'down' ? await ghostEvidence(deps.cloud, node, instance, nodes) : undefined;
-    if (gone) return removeGhost(deps, { name, nodes, node, gone }, instance, run);
+    if (gone) {
+      // A live instance that runs no other node (a newer LaunchTime at its address: a stop and
+      // start resets it) may be this node's own: not proof enough against a person's Standby.
+      const own = instance && isLive(instance) && nodesBackedBy(instance, nodes, node.id).length === 0;
+      const kept = own && instance ? await standbyOptOut(deps, node, instance.id) : undefined;
+      if (kept) return refused(deps, name, node, kept.reason, `${kept.detail}; not removed`, undefined);
+      return removeGhost(deps, { name, nodes, node, gone }, instance, run);
+    }
     const refusal = checkInstance(instance, deps.settings.clusterTag, node, nodes);
     // Only refuse loudly once the node is really a candidate; a Ready node is routine.
     if (refusal)

@@ -12,6 +12,15 @@ export const TERMINATING_WAIT = 'Terminating:Wait';
 export const WARMED_PENDING_WAIT = 'Warmed:Pending:Wait';
 export const WARMED_TERMINATING_WAIT = 'Warmed:Terminating:Wait';
 
+/**
+ * Whether an instance in this LifecycleState is on its way out through a terminate transition
+ * (or, with a warm pool's ReuseOnScaleIn, back into the pool: `Warmed:Pending:Wait`). A
+ * terminate-hook event for an instance in any other state (InService again, Standby) is stale.
+ */
+export const isTerminating = (lifecycleState: string | undefined): boolean =>
+  lifecycleState !== undefined &&
+  (/^(Warmed:)?Terminat/.test(lifecycleState) || lifecycleState === WARMED_PENDING_WAIT);
+
 export interface GroupInstance {
   readonly id: string;
   readonly group: string;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LifecycleOutcome } from '../../functions/node-lifecycle/node-lifecycle';
+import { createInstanceGroups } from '../../shared/adapters/autoscaling';
 import { createCloudInstances } from '../../shared/adapters/ec2';
 import { createLifecycleActions } from '../../shared/adapters/lifecycle';
 import { createSwarmNodes, createSwarmTasks } from '../../shared/adapters/swarm';
@@ -81,6 +82,7 @@ describeReal('node-lifecycle drains before AWS takes a node (real swarm)', () =>
       tasks: createSwarmTasks(async () => docker),
       instances: createCloudInstances(ec2.client, clusterTag),
       lifecycle: createLifecycleActions(asg.client),
+      groups: createInstanceGroups(asg.client),
       notifier: realNotifier('node-lifecycle', { webhook: chat.url }),
       clock: { now: () => new Date() },
       settings: { ...s, clusterTag },

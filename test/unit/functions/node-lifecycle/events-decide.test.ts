@@ -38,6 +38,19 @@ describe('node-lifecycle: a terminate hook', () => {
     ]);
   });
 
+  it('ignores a late delivery for an instance Auto Scaling keeps after all (InService again): nothing drained', async () => {
+    const w = setUp();
+    w.nodes.run('w1', 2);
+    const { outcomes } = await run(w, fixture('terminate-hook.json')); // W1 is InService
+    expect(outcomes[0]).toMatchObject({
+      kind: 'ignored',
+      reason: 'not-leaving-state',
+      detail: expect.stringContaining('InService'),
+    });
+    expect(w.nodes.node('w1').availability).toBe('active');
+    expect(w.nodes.node('w1').labels[LEAVING_LABEL]).toBeUndefined();
+  });
+
   it('changes nothing on a second delivery', async () => {
     const w = setUp();
     w.nodes.run('w1', 2);
@@ -110,6 +123,7 @@ describe('node-lifecycle: a terminate hook', () => {
 
   it('ignores an instance no node runs on, and one that backs two nodes', async () => {
     const w = setUp();
+    terminating(w);
     w.nodes.node('w1').engineLabels = {};
     expect(kinds((await run(w, fixture('terminate-hook.json'))).outcomes)).toEqual(['ignored/no-node']);
     w.nodes.node('w1').engineLabels = { 'aws.instance-id': W1 };
@@ -128,6 +142,7 @@ describe('node-lifecycle: a terminate hook', () => {
     m3.manager = { leader: false, reachability: 'unreachable', addr: '' };
     const event = fixture('terminate-hook.json') as { detail: Record<string, string> };
     event.detail.EC2InstanceId = 'i-0a1b2c3d4e5f6000b';
+    w.asg.groups[0]?.instances.push({ id: 'i-0a1b2c3d4e5f6000b', state: 'Terminating:Wait' });
     const first = await run(w, event);
     await run(w, event);
     expect(first.outcomes[0]).toMatchObject({ kind: 'waiting', reason: 'quorum-at-risk', hostname: 'm2' });
@@ -187,11 +202,16 @@ describe('node-lifecycle: hooks another tool put on the group', () => {
     expect(w.asg.completed).toEqual([]);
   });
 
-  it('lets an empty node leave on another tool’s terminate hook, completing nothing', async () => {
+  it('lets an empty node leave on another tool’s terminate hook once Auto Scaling shows it terminating, completing nothing', async () => {
     const w = setUp();
+    const group = w.asg.groups[0];
+    if (group) group.hooks = [{ name: 'backup-agent-flush', transition: 'terminate' }];
     terminating(w);
     const { outcomes } = await run(w, named('terminate-hook.json', 'backup-agent-flush'));
-    expect(outcomes[0]).toMatchObject({
+    expect(kinds(outcomes)).toEqual(['acted/drained']);
+    // The reconcile pass reads the instance in Terminating:Wait: the node leaves.
+    const pass = await run(w, { reconcile: true });
+    expect(pass.outcomes[0]).toMatchObject({
       kind: 'acted',
       reason: 'left',
       detail: expect.stringContaining('no hook of ours'),

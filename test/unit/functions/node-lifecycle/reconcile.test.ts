@@ -300,6 +300,17 @@ describe('node-lifecycle reconcile: labelled nodes', () => {
     expect(w.nodes.node('w2').labels[LEAVING_LABEL]).toBeUndefined();
   });
 
+  it('never removes a Ready node on the strength of its terminate-hook label alone (Auto Scaling unreadable, or the instance back in service)', async () => {
+    const w = setUp();
+    leaving(w, 'w1', `terminate-hook ${new Date(NOW.getTime() - 29 * 86_400_000).toISOString()} ${GROUP}`);
+    w.nodes.run('w1', 5);
+    w.asg.hooks.fail = autoScalingError('Throttling', 'Rate exceeded');
+    expect(kinds((await pass(w)).outcomes)).toEqual(['failed', 'waiting/leaving']);
+    w.asg.hooks.fail = undefined; // readable again: w1's instance is InService
+    expect(kinds((await pass(w)).outcomes)).toEqual(['waiting/leaving']);
+    expect(w.nodes.removed).toEqual([]);
+  });
+
   it('still removes down Spot nodes when Auto Scaling cannot be read', async () => {
     const w = setUp();
     leaving(w, 'w2', `spot ${NOW.toISOString()}`);

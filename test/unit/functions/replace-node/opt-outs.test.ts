@@ -152,6 +152,16 @@ describe('replace-node never replaces a node whose instance a person put in Auto
     expect(ec2?.terminated).toEqual([]);
   });
 
+  it('refuses to remove an unlabelled node as a ghost on a newer LaunchTime when its instance is in Standby (stopped and started)', async () => {
+    const { swarm, deps } = inGroup(true);
+    swarm.node('w1').engineLabels = {};
+    const own = ec2?.instances[0];
+    if (own) own.launchTime = new Date(now.getTime() - 60_000); // after w1 joined: a stop and start
+    const { outcomes } = await replace(deps, { by: 'node', value: 'w1' });
+    expect(outcomes[0]).toMatchObject({ kind: 'refused', reason: 'maintenance' });
+    expect(swarm.removed).toEqual([]);
+  });
+
   it('never resumes an interrupted replacement by terminating an instance a person put in Standby since', async () => {
     const { swarm, deps } = inGroup(true);
     const instance = ec2?.instances[0];
