@@ -1,5 +1,5 @@
 /**
- * A daemon run as a child process for a test (Prometheus): its own temp dir with an owner
+ * A daemon run as a child process for a test (Prometheus, Alertmanager): its own temp dir with an owner
  * file, listening on a free loopback port, ready when a URL answers. stop() kills it and
  * removes the dir; if the test process dies first, an exit hook does, and a later run removes
  * what a crash left (a dir whose owner process is gone, and the processes naming it).

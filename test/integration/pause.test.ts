@@ -6,7 +6,8 @@ import { type Finding, sweep } from '../../functions/health-sweep/health-sweep';
 import { makeHandler as replaceNodeHandler } from '../../functions/replace-node/handler';
 import { makeHandler as scaleNodesHandler } from '../../functions/scale-nodes/handler';
 import { makeHandler as scaleServiceHandler } from '../../functions/scale-service/handler';
-import { createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createInstanceGroups, createWorkerGroup } from '../../shared/adapters/autoscaling';
+import { createCloudInstances } from '../../shared/adapters/ec2';
 import { createLogger } from '../../shared/adapters/logger';
 import { createPauseSwitch } from '../../shared/adapters/pause-switch';
 import { createSwarmNodes, createSwarmServices, createSwarmTasks } from '../../shared/adapters/swarm';
@@ -15,6 +16,7 @@ import type { Dispatcher } from '../../shared/domain/cloud';
 import { PAUSE_LABEL, PAUSE_TTL_MS, readPause } from '../../shared/domain/pause';
 import { requireRealHarness, type SwarmNode, startSwarm, type TestSwarm } from '../harness';
 import { fakeAutoScaling } from '../support/fake-autoscaling';
+import { fakeEc2 } from '../support/fake-ec2';
 import { recordingNotifier } from '../support/fake-nodes';
 import { webhookEvent } from '../support/http-event';
 import { memoryLogger } from '../support/real-deps';
@@ -265,5 +267,65 @@ describeReal('the pause and the node opt-outs on a real swarm (on-prem: the swar
       [`${w1} excluded`, `${w2} maintenance`].sort(),
     );
     expect(dispatched).toEqual([]);
+  }, 120_000);
+
+  it('replace-node refuses a down node whose instance a person put in Auto Scaling Standby (EC2 and Auto Scaling at the SDK boundary), and replaces it once it is back in service', async () => {
+    const w1 = workers[0]?.name ?? '';
+    // The previous test left w1 down and excluded: the person opts it back in (exclude=false)
+    // but keeps its instance in Standby.
+    await updateNode(w1, { labels: { 'com.swarm-reflex.exclude': 'false' } });
+    const cluster = { key: 'swarm-reflex:cluster', value: 'pause-it' };
+    const ec2 = fakeEc2([
+      {
+        id: 'i-00000000000000001',
+        state: 'running',
+        privateIp: swarm.node(w1).address,
+        tags: { [cluster.key]: cluster.value },
+      },
+    ]);
+    const asg = fakeAutoScaling(
+      {
+        name: 'workers',
+        min: 0,
+        max: 5,
+        desired: 2,
+        instances: ['i-00000000000000001'],
+        standby: ['i-00000000000000001'],
+      },
+      () => new Date(now()),
+    );
+    try {
+      const replace = () =>
+        replaceNodeHandler({
+          settings: { ...settings, clusterTag: cluster },
+          logger: memoryLogger().logger,
+          tokens: async () => settings.webhookTokens,
+          paused: () => pause.read(),
+          swarm: createSwarmNodes(client),
+          cloud: createCloudInstances(ec2.client, cluster),
+          groups: createInstanceGroups(asg.client),
+          notifier: recordingNotifier(),
+          clock: { now: () => new Date(now()) },
+        })({ node: w1 });
+      expect((await body(replace())).outcomes[0]).toMatchObject({
+        kind: 'refused',
+        reason: 'maintenance',
+        detail: expect.stringContaining('Standby'),
+      });
+      expect((await nodeView(w1)).Status.State).toBe('down'); // still in the swarm
+      expect(ec2.terminated).toEqual([]);
+
+      asg.group.standby = []; // aws autoscaling exit-standby
+      expect((await body(replace())).outcomes[0]).toMatchObject({
+        kind: 'replaced',
+        instance: 'i-00000000000000001',
+      });
+      expect(ec2.terminated).toEqual(['i-00000000000000001']);
+      const left = (await docker.listNodes()) as NodeView[];
+      expect(left.map((n) => n.ID)).not.toContain(swarm.node(w1).nodeId);
+    } finally {
+      ec2.mock.restore();
+      asg.mock.restore();
+    }
   }, 120_000);
 });
