@@ -333,3 +333,66 @@ describe('node-lifecycle reconcile: labelled nodes', () => {
     expect(w.notifier.notices).toEqual([]);
   });
 });
+
+describe('node-lifecycle reconcile: the guards of a waiting instance', () => {
+  it('never answers nor drains for a terminating instance without the cluster tag', async () => {
+    const w = setUp();
+    state(w, W1, 'Terminating:Wait');
+    const own = w.ec2.instances.find((i) => i.id === W1);
+    if (own) own.tags = {};
+    w.nodes.run('w1', 1);
+    expect(kinds((await pass(w)).outcomes)).toEqual(['ignored/not-cluster-instance']);
+    expect(w.nodes.node('w1').availability).toBe('active');
+    expect(w.asg.completed).toEqual([]);
+  });
+
+  it('touches neither node when the terminating instance backs two of them (a reused address)', async () => {
+    const w = setUp();
+    state(w, W1, 'Terminating:Wait');
+    w.nodes.node('w1').engineLabels = {};
+    w.nodes.node('w2').engineLabels = {};
+    const address = w.ec2.instances.find((i) => i.id === W1)?.privateIp ?? '';
+    w.nodes.node('w1').address = address;
+    w.nodes.node('w2').address = address;
+    expect(kinds((await pass(w)).outcomes)).toEqual(['ignored/instance-in-use']);
+    expect(w.nodes.node('w1').availability).toBe('active');
+    expect(w.nodes.node('w2').availability).toBe('active');
+    expect(w.asg.completed).toEqual([]);
+  });
+
+  it('finishes a node it started draining even if a person labelled it excluded since', async () => {
+    const w = setUp();
+    state(w, W1, 'Terminating:Wait');
+    leaving(w, 'w1', `terminate-hook ${NOW.toISOString()} ${GROUP}`);
+    const n = w.nodes.node('w1');
+    n.labels = { ...n.labels, 'com.swarm-reflex.exclude': 'true' };
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/left']);
+  });
+
+  it('notes the heartbeat it sends when it starts a missed drain', async () => {
+    const w = setUp();
+    state(w, W1, 'Terminating:Wait');
+    w.nodes.run('w1', 1);
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/drained']);
+    expect(w.asg.heartbeats).toHaveLength(1);
+    expect(w.nodes.node('w1').labels[LEAVING_HEARTBEAT_LABEL]).toBe(NOW.toISOString());
+  });
+
+  it('completes an instance going into the warm pool at once (it joins when it leaves the pool)', async () => {
+    const w = setUp();
+    state(w, 'i-0a1b2c3d4e5f60009', 'Warmed:Pending:Wait');
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/completed']);
+    expect(w.asg.completed).toEqual([
+      { group: GROUP, hook: 'swarm-reflex-join', instance: 'i-0a1b2c3d4e5f60009', result: 'CONTINUE' },
+    ]);
+  });
+
+  it('abandons a launch exactly LAUNCH_JOIN_TIMEOUT_SECONDS after its LaunchTime, not a second before', async () => {
+    const w = setUp();
+    state(w, 'i-0a1b2c3d4e5f60009', 'Pending:Wait'); // launched 11:50:00
+    w.clock.now = new Date('2026-11-24T12:04:59.999Z');
+    expect(kinds((await pass(w)).outcomes)).toEqual(['waiting/not-joined']);
+    w.clock.now = new Date('2026-11-24T12:05:00Z');
+    expect(kinds((await pass(w)).outcomes)).toEqual(['acted/abandoned']);
+  });
+});
