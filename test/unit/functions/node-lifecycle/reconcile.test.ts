@@ -246,7 +246,13 @@ describe('node-lifecycle reconcile: only its own hooks (LIFECYCLE_HOOKS)', () =>
       ],
     });
     for (let i = 0; i < 2; i++) {
-      expect(kinds((await pass(w)).outcomes)).toEqual(['ignored/foreign-hook', 'ignored/foreign-hook']);
+      const { outcomes } = await pass(w);
+      expect(kinds(outcomes)).toEqual(['ignored/foreign-hook', 'ignored/foreign-hook']);
+      // Each names the hooks that hold it, of its own transition.
+      expect(outcomes.map((o) => o.detail.match(/LIFECYCLE_HOOKS \(([^)]*)\)/)?.[1])).toEqual([
+        'config-agent-ready',
+        'backup-agent-flush',
+      ]);
       later(w, 3_600);
     }
     expect(w.asg.completed).toEqual([]);
@@ -354,7 +360,9 @@ describe('node-lifecycle reconcile: the guards of a waiting instance', () => {
     const address = w.ec2.instances.find((i) => i.id === W1)?.privateIp ?? '';
     w.nodes.node('w1').address = address;
     w.nodes.node('w2').address = address;
-    expect(kinds((await pass(w)).outcomes)).toEqual(['ignored/instance-in-use']);
+    const { outcomes } = await pass(w);
+    expect(kinds(outcomes)).toEqual(['ignored/instance-in-use']);
+    expect(outcomes[0]?.detail).toContain('(w1, w2)');
     expect(w.nodes.node('w1').availability).toBe('active');
     expect(w.nodes.node('w2').availability).toBe('active');
     expect(w.asg.completed).toEqual([]);
