@@ -37,14 +37,13 @@ function defaultDeps(): HandlerDeps {
   const rt = runtime();
   const { managers, pause } = swarmAccess(rt);
   const { settings } = rt;
-  const aws = settings.cloud === 'aws' && settings.clusterTag !== undefined;
-  const cloud = aws && settings.clusterTag ? createCloudInstances(ec2Client, settings.clusterTag) : undefined;
+  const clusterTag = settings.cloud === 'aws' ? settings.clusterTag : undefined;
   return {
     ...rt.http,
     paused: () => pause.read(),
     swarm: createSwarmNodes(managers),
-    cloud,
-    groups: aws ? createInstanceGroups(autoScalingClient) : undefined,
+    cloud: clusterTag ? createCloudInstances(ec2Client, clusterTag) : undefined,
+    groups: clusterTag ? createInstanceGroups(autoScalingClient) : undefined,
     notifier: rt.notifier('replace-node'),
     clock: { now: () => new Date() },
   };

@@ -4,7 +4,7 @@ import { nodesBackedBy } from '../../shared/domain/instance-nodes';
 import { REPLACING_NODE_TAG, REPLACING_SINCE_TAG, SCALE_IN_LABEL } from '../../shared/domain/labels';
 import { readLeaving } from '../../shared/domain/leaving';
 import type { Logger } from '../../shared/domain/log';
-import { isStandby, optOutOf } from '../../shared/domain/opt-out';
+import { optOutOf } from '../../shared/domain/opt-out';
 import { retryAttempt } from '../../shared/domain/retry';
 import type { NodeState } from '../../shared/domain/swarm';
 import {
@@ -18,7 +18,7 @@ import { ghostEvidence, ghostsAmong, removeGhost } from './ghost';
 import { dryRunOutcome, planReplacement } from './plan';
 import { resume } from './resume';
 import { checkInstance, decideReplacement, RECOVERY_PROCEDURE } from './rules';
-import { abandon, findInstance, isLive, refused } from './steps';
+import { abandon, findInstance, isLive, refused, standbyState } from './steps';
 import { describeTarget, resolveTarget, type Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceNodeInput, ReplaceOutcome } from './types';
 
@@ -156,8 +156,8 @@ async function attempt(
 
 /** The opt-out of a node whose instance Auto Scaling lists in Standby (undefined: none, or not read). */
 async function standbyOptOut(deps: ReplaceNodeDeps, node: NodeState, instanceId: string) {
-  const state = (await deps.groups?.lifecycleStates([instanceId]))?.get(instanceId);
-  return isStandby(state) ? optOutOf(node, state) : undefined;
+  const state = await standbyState(deps, instanceId);
+  return state ? optOutOf(node, state) : undefined;
 }
 
 /** Decide with the ledger on the swarm (the hourly limit, our own claim); plan; apply the plan. */

@@ -13,11 +13,10 @@ import {
   REPLACING_TAGS,
 } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
-import { isStandby } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
 import { readReplacementClaims } from '../../shared/domain/swarm-ledger';
 import { quorumRefusal } from './rules';
-import { announce, isLive, refused } from './steps';
+import { announce, isLive, refused, standbyState } from './steps';
 import type { Target } from './target';
 import type { Memo, ReplaceNodeDeps, ReplaceOutcome } from './types';
 
@@ -136,8 +135,8 @@ async function notResumable(
   const lost = quorumRefusal(nodes);
   if (lost?.kind === 'refuse') return refused(deps, name, undefined, lost.reason, lost.detail, lost.severity);
   // A person took the instance out of service since: it is theirs until it leaves Standby.
-  const state = (await deps.groups?.lifecycleStates([instance.id]))?.get(instance.id);
-  if (isStandby(state)) {
+  const state = await standbyState(deps, instance.id);
+  if (state) {
     const detail = `${instance.id} (tagged for node ${nodeId}, which left the swarm) is in Auto Scaling ${state}: a person took it out of service; not terminated (aws autoscaling exit-standby hands it back)`;
     return refused(deps, name, undefined, 'maintenance', detail, undefined);
   }

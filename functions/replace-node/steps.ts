@@ -2,6 +2,7 @@ import type { CloudInstances, InstanceInfo } from '../../shared/domain/cloud';
 import { INSTANCE_ID_LABEL, REPLACING_TAGS } from '../../shared/domain/labels';
 import type { Logger } from '../../shared/domain/log';
 import type { Notice } from '../../shared/domain/notice';
+import { isStandby } from '../../shared/domain/opt-out';
 import type { NodeState } from '../../shared/domain/swarm';
 import { releaseReplacement } from '../../shared/domain/swarm-ledger';
 import type { RefuseReason } from './rules';
@@ -63,6 +64,12 @@ export async function abandon(
 
 export function isLive(i: InstanceInfo): boolean {
   return i.state !== 'terminated' && i.state !== 'shutting-down';
+}
+
+/** The instance's Auto Scaling state when it is Standby (a person's opt-out); undefined otherwise or not read. */
+export async function standbyState(deps: ReplaceNodeDeps, instanceId: string): Promise<string | undefined> {
+  const state = (await deps.groups?.lifecycleStates([instanceId]))?.get(instanceId);
+  return isStandby(state) ? state : undefined;
 }
 
 export async function findInstance(
