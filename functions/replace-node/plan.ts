@@ -48,8 +48,9 @@ export function planReplacement(p: {
 }): ReplacementPlan {
   const { node, instance, own, role, downSince, now } = p;
   const steps: ReplaceStep[] = [];
-  // Our own claim of the last hour still holds the slot; an older one is claimed again.
-  if (!own || own.claimedAt.getTime() <= now.getTime() - ONE_HOUR_MS) {
+  // Our own claim of the last hour still holds the slot; an older one is claimed again, and so
+  // is a ghost claim (it took no slot: the instance turned out alive, so this one must).
+  if (!own || own.ghost === true || own.claimedAt.getTime() <= now.getTime() - ONE_HOUR_MS) {
     steps.push({ kind: 'claim', claim: { nodeId: node.id, claimedAt: now, downSince, role } });
   }
   if (instance) {

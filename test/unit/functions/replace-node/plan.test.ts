@@ -55,6 +55,11 @@ describe('planReplacement: one slot of the hourly limit per replacement', () => 
     expect(kinds(plan({ own: claimOf(w1.id, ago(HOUR - 1)) }))).toEqual(['remove']);
   });
 
+  it('claims a slot over its own ghost claim (a retry that finds the instance alive after all)', () => {
+    const ghost = { ...claimOf(w1.id, ago(60)), ghost: true };
+    expect(kinds(plan({ own: ghost }))).toEqual(['claim', 'remove']);
+  });
+
   it('claims again once its own claim is an hour old', () => {
     expect(kinds(plan({ own: claimOf(w1.id, ago(HOUR)) }))).toEqual(['claim', 'remove']);
   });
