@@ -115,6 +115,12 @@ async function forInstance(
       };
       const decision = decideEvent(event, view, deps.settings);
       if ('outcome' in decision) return first ?? decision.outcome;
+      // Demotions are the reconcile pass's, one per pass: events for different managers run at
+      // once, and each would find quorum safe on its own read.
+      if (decision.plan.steps.some((s) => s.kind === 'demote')) {
+        const detail = `${decision.plan.ref.subject} is a leaving manager: the reconcile pass demotes it (one manager at a time, quorum read again)`;
+        return first ?? { ...decision.plan.ref, kind: 'waiting', reason: 'leaving', detail };
+      }
       if (dryRunOnly) return dryRun(decision.plan);
       const done = await applyPlan(deps, decision.plan, log);
       const marked = decision.plan.steps.some((s) => s.kind === 'update' && s.purpose === 'leave');

@@ -172,6 +172,37 @@ describe('node-lifecycle: a terminate hook', () => {
   });
 });
 
+describe('node-lifecycle: leaving managers are demoted by the reconcile pass only', () => {
+  it('two terminate hooks for two empty managers at once demote neither; the next pass demotes one', async () => {
+    const w = setUp({
+      groups: [
+        {
+          name: 'swarm-reflex-prod-managers',
+          instances: [
+            { id: 'i-0a1b2c3d4e5f6000b', state: 'Terminating:Wait' },
+            { id: 'i-0a1b2c3d4e5f6000c', state: 'Terminating:Wait' },
+          ],
+          hooks: [{ name: 'swarm-reflex-drain', transition: 'terminate', heartbeatTimeout: 900 }],
+        },
+      ],
+    });
+    const event = (id: string) => {
+      const e = fixture('terminate-hook.json') as { detail: Record<string, string> };
+      e.detail.EC2InstanceId = id;
+      e.detail.AutoScalingGroupName = 'swarm-reflex-prod-managers';
+      return e;
+    };
+    const results = await Promise.all([
+      run(w, event('i-0a1b2c3d4e5f6000b')),
+      run(w, event('i-0a1b2c3d4e5f6000c')),
+    ]);
+    expect(results.flatMap((r) => kinds(r.outcomes))).toEqual(['acted/drained', 'acted/drained']);
+    expect(w.nodes.demoted).toEqual([]);
+    await run(w, { reconcile: true });
+    expect(w.nodes.demoted).toHaveLength(1);
+  });
+});
+
 describe('node-lifecycle: a launch hook', () => {
   it('is only noted: the reconcile pass completes it', async () => {
     const w = setUp();
