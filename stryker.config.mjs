@@ -11,7 +11,7 @@
 /**
  * Files that hold a safety guard (quorum, storm, grace, rate limit, cooldown, bounds, opt-in,
  * cluster tag, target matching, a person's opt-out, a leaving manager's demotion): `npm run
- * mutate -- --guards` mutates these, and so does CI (failing under 90 % for all of them together).
+ * mutate -- --guards` mutates these, and so does CI (failing when any one of them is under 90 %).
  */
 export const guardModules = [
   'functions/scale-service/decide.ts',
